@@ -1,0 +1,40 @@
+# pnnkit: `make demo` and `make test` work on a fresh clone (they create .venv and install).
+# Torch is installed first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+# Override, e.g.: make test TORCH_SPEC="torch==2.5.1" PYTHON=python3.12
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.pnnkit-installed
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pnnkit demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_entropy.py
+	$(BIN)/python benchmarks/bench_digits.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

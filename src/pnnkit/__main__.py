@@ -1,0 +1,5 @@
+import sys
+
+from pnnkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,181 @@
+"""Command line: ``pnnkit <verb>``. Thin: parse, build a config, run it, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pnnkit import __version__
+from pnnkit.errors import PnnkitError
+
+
+def _hidden(text: str) -> list[int]:
+    try:
+        widths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--hidden expects comma-separated integers such as 256,256, got {text!r}"
+        ) from None
+    return widths
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    from pnnkit.experiment import TrainConfig
+
+    d = TrainConfig()
+    parser.add_argument("--method", default=d.method, help=f"learning rule (default {d.method})")
+    parser.add_argument(
+        "--substrate", default=d.substrate, help=f"physics of the units (default {d.substrate})"
+    )
+    parser.add_argument("--dataset", default=d.dataset, help="digits (default), iris, or csv:PATH")
+    parser.add_argument("--label-column", default=None, help="label column of a CSV dataset")
+    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
+    parser.add_argument(
+        "--batch-size", type=int, default=d.batch_size, help=f"(default {d.batch_size})"
+    )
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
+    parser.add_argument(
+        "--hidden",
+        type=_hidden,
+        default=d.hidden,
+        help="widths of the physical units, comma-separated (default 256,256)",
+    )
+    parser.add_argument("--out", default=d.out, help=f"run folder (default {d.out})")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any setting: epochs=10, rule.beta=20, rule.estimator.sigma2=0.5, "
+        "substrate.levels=128 (repeatable)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a run already in the run folder"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as JSON on the last line"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _config_from_args(args: argparse.Namespace) -> Any:
+    from pnnkit.experiment import TrainConfig
+
+    config = TrainConfig(
+        method=args.method,
+        substrate=args.substrate,
+        dataset=args.dataset,
+        label_column=args.label_column,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        hidden=args.hidden,
+        out=args.out,
+    )
+    return config.with_overrides(args.set)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from pnnkit.experiment import train
+
+    config = _config_from_args(args)
+    summary = train(config, progress=not args.quiet, overwrite=args.overwrite)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(_format_summary(summary))
+    return 0
+
+
+def _format_summary(s: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"{s['method']} on {s['substrate']}, {s['dataset']}, seed {s['seed']}",
+            f"  test accuracy      {s['test_accuracy']:.4f}",
+            f"  train accuracy     {s['train_accuracy']:.4f}",
+            f"  physical queries   {s['physical_queries']:,}",
+            f"  device writes      {s['device_writes']:,}",
+            f"  wall time          {s['wall_seconds']:.1f} s",
+            f"  run folder         {s['run_dir']}",
+        ]
+    )
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pnnkit.experiment import TrainConfig, train
+
+    root = Path(args.out)
+    rows = []
+    for method, substrate in (("pib", "crossbar"), ("backprop", "ideal")):
+        config = TrainConfig(
+            method=method,
+            substrate=substrate,
+            seed=args.seed,
+            epochs=args.epochs if args.epochs else TrainConfig().epochs,
+            out=str(root / f"{method}-{substrate}"),
+        )
+        rows.append(train(config, progress=not args.quiet, overwrite=True))
+    print()
+    print("pnnkit demo: sklearn digits, 25% test split, units 256,256, seed", args.seed)
+    header = (
+        f"{'method':<10}{'substrate':<11}{'test acc':>9}{'queries':>12}{'writes':>14}{'wall s':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for s in rows:
+        print(
+            f"{s['method']:<10}{s['substrate']:<11}{s['test_accuracy']:>9.4f}"
+            f"{s['physical_queries']:>12,}{s['device_writes']:>14,}{s['wall_seconds']:>8.1f}"
+        )
+    print()
+    print("backprop trains on an exact digital model: it spends no physical queries.")
+    for s in rows:
+        print(f"plots of {s['method']}: {', '.join(s['plots'])}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pnnkit",
+        description="Train deep physical neural networks in situ (Physical Information "
+        "Bottleneck and the field's other methods).",
+    )
+    parser.add_argument("--version", action="version", version=f"pnnkit {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    train = verbs.add_parser("train", help="train a physical network, write a run folder")
+    _add_train_arguments(train)
+    train.set_defaults(func=_cmd_train)
+    demo = verbs.add_parser(
+        "demo", help="PIB on a simulated crossbar vs backprop on an ideal layer, on digits"
+    )
+    demo.add_argument("--out", default="runs/demo", help="parent folder of the two runs")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--epochs", type=int, default=None, help="(default: the train default)")
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pnnkit`` command. Project errors print one line, never a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PnnkitError as error:
+        print(f"pnnkit: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "pnnkit: interrupted; the run folder keeps the checkpoint of the last finished epoch",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The project's own exceptions: every failure a user can cause names the problem.
+
+The command line catches :class:`PnnkitError` and prints its message (no traceback), so any
+error raised for bad input, bad data, a bad config value or misbehaving hardware must derive
+from it.
+"""
+
+from __future__ import annotations
+
+
+class PnnkitError(Exception):
+    """Base class for all errors pnnkit raises on purpose."""
+
+
+class ConfigError(PnnkitError, ValueError):
+    """A configuration value is missing, of the wrong type, or outside its allowed range."""
+
+
+class DataError(PnnkitError, ValueError):
+    """A dataset or data file cannot be used (missing column, non-numeric value, NaN, ...)."""
+
+
+class ShapeError(PnnkitError, ValueError):
+    """A tensor handed to pnnkit has the wrong shape."""
+
+
+class MeasurementError(PnnkitError, RuntimeError):
+    """A physical substrate returned an unusable measurement (NaN, Inf, wrong shape, ...)."""
+
+
+class CheckpointError(PnnkitError, RuntimeError):
+    """A checkpoint or run folder is missing, truncated or does not match the run."""

@@ -1,0 +1,7 @@
+"""Runs: typed config, run folder, training loop, plots."""
+
+from pnnkit.experiment.config import TrainConfig
+from pnnkit.experiment.folder import RunFolder
+from pnnkit.experiment.run import Trainer, train
+
+__all__ = ["RunFolder", "TrainConfig", "Trainer", "train"]

@@ -1,0 +1,156 @@
+"""The typed configuration of a training run, validated on load, saved with every run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pnnkit.errors import ConfigError
+from pnnkit.learning import RULES, rule_config
+from pnnkit.network import ACTIVATIONS
+from pnnkit.physics import SUBSTRATES
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a supervised training run (every field has a default).
+
+    Attributes:
+        method: learning rule (``pib``, ``backprop``).
+        substrate: physics of every unit (``crossbar``, ``ideal``).
+        dataset: ``digits``, ``iris`` or ``csv:PATH``.
+        label_column: label column of a CSV dataset (default: ``label``, else the last column).
+        test_size: held-out fraction, stratified.
+        epochs: passes over the training split.
+        batch_size: samples per update (also the Gram-matrix size of the PIB estimators).
+        seed: seeds the split, the hardware (device variation, noise) and the rule.
+        hidden: widths of the physical units.
+        activation: periphery after each unit (``relu``, ``tanh``, ``identity``).
+        substrate_options: overrides of the substrate's config fields (e.g. ``{"levels": 128}``).
+        rule_options: overrides of the rule's config fields (e.g. ``{"beta": 20}``).
+        info_samples: training samples on which the information plane is measured each epoch.
+        out: the run folder.
+    """
+
+    method: str = "pib"
+    substrate: str = "crossbar"
+    dataset: str = "digits"
+    label_column: str | None = None
+    test_size: float = 0.25
+    epochs: int = 60
+    batch_size: int = 256
+    seed: int = 0
+    hidden: list[int] = field(default_factory=lambda: [256, 256])
+    activation: str = "relu"
+    substrate_options: dict[str, Any] = field(default_factory=dict)
+    rule_options: dict[str, Any] = field(default_factory=dict)
+    info_samples: int = 512
+    out: str = "runs/latest"
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first invalid field, its value, what is allowed."""
+
+        def bad(name: str, allowed: str) -> ConfigError:
+            return ConfigError(f"{name} = {getattr(self, name)!r} is invalid: {allowed}")
+
+        for name, kinds in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            optional = name == "label_column" and value is None
+            if not optional and (isinstance(value, bool) or not isinstance(value, kinds)):
+                raise bad(name, f"must be of type {' or '.join(k.__name__ for k in kinds)}")
+        if not all(isinstance(w, int) and not isinstance(w, bool) for w in self.hidden):
+            raise bad("hidden", "must be a non-empty list of positive integers, e.g. 256,256")
+
+        if self.method not in RULES:
+            raise bad("method", f"choose one of {sorted(RULES)}")
+        if self.substrate not in SUBSTRATES:
+            raise bad("substrate", f"choose one of {sorted(SUBSTRATES)}")
+        if self.activation not in ACTIVATIONS:
+            raise bad("activation", f"choose one of {sorted(ACTIVATIONS)}")
+        if not 0 < self.test_size < 1:
+            raise bad("test_size", "must be in (0, 1)")
+        if self.epochs < 1:
+            raise bad("epochs", "must be an integer >= 1")
+        if self.batch_size < 2:
+            raise bad("batch_size", "must be an integer >= 2 (the estimators compare samples)")
+        if self.seed < 0:
+            raise bad("seed", "must be an integer >= 0")
+        if not self.hidden or any(w < 1 for w in self.hidden):
+            raise bad("hidden", "must be a non-empty list of positive integers, e.g. 256,256")
+        if self.info_samples < 2:
+            raise bad("info_samples", "must be an integer >= 2")
+        # Nested sections validate themselves and name their own fields.
+        SUBSTRATES[self.substrate].config_class.from_dict(self.substrate_options)
+        rule_config(self.method, self.rule_options)
+
+    def resolved(self) -> dict[str, Any]:
+        """This config with every nested default filled in: what is saved with the run."""
+        values = dataclasses.asdict(self)
+        substrate = SUBSTRATES[self.substrate].config_class.from_dict(self.substrate_options)
+        values["substrate_options"] = substrate.to_dict()
+        values["rule_options"] = rule_config(self.method, self.rule_options).to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def with_overrides(self, assignments: list[str]) -> TrainConfig:
+        """Apply ``KEY=VALUE`` strings: ``epochs=10``, ``rule.beta=20``, ``substrate.levels=128``.
+
+        Values are read as JSON when they parse (numbers, booleans, lists), else as strings.
+        """
+        values = dataclasses.asdict(self)
+        for text in assignments:
+            key, sep, raw = text.partition("=")
+            if not sep or not key:
+                raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
+            value = _parse_value(raw)
+            section, _, name = key.partition(".")
+            if name:
+                target = {"substrate": "substrate_options", "rule": "rule_options"}.get(section)
+                if target is None:
+                    raise ConfigError(
+                        f"--set {key}: unknown section {section!r}; use substrate.NAME or rule.NAME"
+                    )
+                if "." in name:  # rule.estimator.sigma2
+                    outer, inner = name.split(".", 1)
+                    values[target].setdefault(outer, {})[inner] = value
+                else:
+                    values[target][name] = value
+            else:
+                values[key] = value
+        return TrainConfig.from_dict(values)
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "method": (str,),
+    "substrate": (str,),
+    "dataset": (str,),
+    "label_column": (str,),
+    "test_size": (float, int),
+    "epochs": (int,),
+    "batch_size": (int,),
+    "seed": (int,),
+    "hidden": (list,),
+    "activation": (str,),
+    "substrate_options": (dict,),
+    "rule_options": (dict,),
+    "info_samples": (int,),
+    "out": (str,),
+}
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw

@@ -1,0 +1,103 @@
+"""The run folder: resolved config, per-epoch metrics log, summary, checkpoint and plots.
+
+Layout of ``RUN/``::
+
+    config.json                 the resolved config (every default filled in)
+    metrics.jsonl               one JSON object per epoch
+    summary.json                final results and costs
+    checkpoint.pt               network + substrate state (conductances, fault masks), rule
+                                state, RNG states; written atomically, loadable with
+                                ``torch.load(weights_only=True)``
+    learning_curves.png, information_plane.png
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pnnkit.errors import CheckpointError, ConfigError
+
+CHECKPOINT_FORMAT = "pnnkit-checkpoint-1"
+
+
+class RunFolder:
+    """Paths and atomic writers of one run."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.config = self.path / "config.json"
+        self.metrics = self.path / "metrics.jsonl"
+        self.summary = self.path / "summary.json"
+        self.checkpoint = self.path / "checkpoint.pt"
+        self.learning_curves = self.path / "learning_curves.png"
+        self.information_plane = self.path / "information_plane.png"
+
+    def create(self, *, overwrite: bool = False) -> None:
+        """Make the folder; refuse to mix two runs in one folder unless ``overwrite``."""
+        if self.config.exists() and not overwrite:
+            raise ConfigError(
+                f"{self.path} already holds a run (config.json exists); choose a new --out "
+                f"or pass --overwrite to replace it"
+            )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"cannot create run folder {self.path}: {error}") from None
+        for old in (self.metrics, self.summary, self.checkpoint):
+            old.unlink(missing_ok=True)
+
+    def write_json(self, path: Path, values: dict[str, Any]) -> None:
+        _atomic_write_bytes(path, (json.dumps(values, indent=2) + "\n").encode())
+
+    def append_metrics(self, values: dict[str, Any]) -> None:
+        with self.metrics.open("a") as stream:
+            stream.write(json.dumps(values) + "\n")
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        """``torch.save`` to a temporary file in the same folder, then rename over the old one."""
+        state = {"format": CHECKPOINT_FORMAT, **state}
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                torch.save(state, stream)
+            os.replace(tmp, self.checkpoint)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load_checkpoint(self) -> dict[str, Any]:
+        """Load with ``weights_only=True``; a missing, truncated or foreign file: a clear error."""
+        if not self.checkpoint.exists():
+            raise CheckpointError(f"no checkpoint at {self.checkpoint}")
+        try:
+            state = torch.load(self.checkpoint, weights_only=True)
+        except Exception as error:  # torch raises many types for damaged files
+            raise CheckpointError(
+                f"checkpoint {self.checkpoint} is damaged or not a pnnkit checkpoint "
+                f"({type(error).__name__}: {str(error).splitlines()[0][:200]})"
+            ) from None
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{self.checkpoint} is not a {CHECKPOINT_FORMAT} checkpoint")
+        return state
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics.exists():
+            return []
+        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line]
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

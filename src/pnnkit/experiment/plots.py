@@ -1,0 +1,50 @@
+"""Plots written to the run folder (matplotlib, non-interactive backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def plot_learning_curves(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Training loss (left) and train/test accuracy (right) against epoch."""
+    epochs = [m["epoch"] for m in metrics]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [m["loss"] for m in metrics], label="rule loss")
+    ax_loss.plot(epochs, [m["readout_loss"] for m in metrics], label="readout cross-entropy")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend()
+    ax_acc.plot(epochs, [m["train_accuracy"] for m in metrics], label="train")
+    ax_acc.plot(epochs, [m["test_accuracy"] for m in metrics], label="test")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_information_plane(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
+    """I(X;T_k) against I(T_k;Y) for every unit, one point per epoch, coloured by epoch."""
+    units = len(metrics[0]["info_i_xt"])
+    epochs = [m["epoch"] for m in metrics]
+    fig, axes = plt.subplots(1, units, figsize=(4.5 * units, 4), squeeze=False)
+    for k, ax in enumerate(axes[0]):
+        i_xt = [m["info_i_xt"][k] for m in metrics]
+        i_ty = [m["info_i_ty"][k] for m in metrics]
+        ax.plot(i_xt, i_ty, color="0.7", linewidth=0.8, zorder=1)
+        points = ax.scatter(i_xt, i_ty, c=epochs, cmap="viridis", s=18, zorder=2)
+        ax.set_xlabel("I(X; T) [bits]")
+        ax.set_ylabel("I(T; Y) [bits]")
+        ax.set_title(f"unit {k + 1}")
+    fig.colorbar(points, ax=axes[0].tolist(), label="epoch")
+    fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

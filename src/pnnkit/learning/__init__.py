@@ -1,0 +1,70 @@
+"""Learning rules: how a physical network's parameters change. One interface for every method."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pnnkit.errors import ConfigError
+from pnnkit.learning.backprop import Backprop
+from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.optim import UpdateRule, cosine_lr
+from pnnkit.learning.pib import PIB, BottleneckEstimator, PIBConfig
+from pnnkit.network import PhysicalNetwork
+
+#: method name -> (rule class, its config class)
+RULES: dict[str, tuple[type[LearningRule], type[RuleConfig]]] = {
+    "pib": (PIB, PIBConfig),
+    "backprop": (Backprop, RuleConfig),
+}
+
+
+def rule_config(method: str, values: dict[str, Any] | None = None) -> RuleConfig:
+    """The typed, validated config of ``method`` with ``values`` overriding its defaults."""
+    if method not in RULES:
+        raise ConfigError(f"unknown method {method!r}; choices: {sorted(RULES)}")
+    config_class = RULES[method][1]
+    values = dict(values or {})
+    estimator = values.pop("estimator", None)
+    fields = set(config_class.__dataclass_fields__)
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {unknown} for method {method!r}; known: {sorted(fields)}"
+        )
+    config = config_class(**values)
+    if estimator is not None:
+        if not isinstance(config, PIBConfig):
+            raise ConfigError(f"method {method!r} has no estimator settings")
+        known = set(BottleneckEstimator.__dataclass_fields__)
+        bad = sorted(set(estimator) - known)
+        if bad:
+            raise ConfigError(f"unknown estimator setting(s) {bad}; known: {sorted(known)}")
+        config.estimator = BottleneckEstimator(**estimator)
+    config.validate()
+    return config
+
+
+def make_rule(
+    method: str, network: PhysicalNetwork, config: RuleConfig, total_steps: int
+) -> LearningRule:
+    """Build the rule called ``method`` for ``network``."""
+    rule_class, config_class = RULES[method]
+    if not isinstance(config, config_class):
+        raise ConfigError(f"method {method!r} needs a {config_class.__name__}")
+    return rule_class(network, config, total_steps)
+
+
+__all__ = [
+    "PIB",
+    "RULES",
+    "Backprop",
+    "BottleneckEstimator",
+    "LearningRule",
+    "PIBConfig",
+    "RuleConfig",
+    "StepStats",
+    "UpdateRule",
+    "cosine_lr",
+    "make_rule",
+    "rule_config",
+]

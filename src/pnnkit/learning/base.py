@@ -1,0 +1,85 @@
+"""The learning-rule interface shared by every training method.
+
+A rule owns the optimiser state of one :class:`~pnnkit.network.PhysicalNetwork` and turns a batch
+``(x, y)`` into parameter changes, programmed through the substrates. It reports what it did as a
+:class:`StepStats`; what it spent on the hardware is in the substrates' counters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from torch import Tensor
+
+from pnnkit.errors import ConfigError
+from pnnkit.learning.optim import OPTIMIZERS, cosine_lr
+from pnnkit.network import PhysicalNetwork
+
+
+@dataclass
+class StepStats:
+    """What one training step reports: its loss and, per unit, the information-plane coordinates
+    the rule computed (empty lists for rules that compute none)."""
+
+    loss: float
+    readout_loss: float
+    i_xt: list[float] = field(default_factory=list)
+    i_ty: list[float] = field(default_factory=list)
+
+
+@dataclass
+class RuleConfig:
+    """Settings every rule has. ``lr`` is the base learning rate of the physical units,
+    ``readout_lr`` that of the digital readout; ``schedule`` is ``cosine`` (decay to zero over the
+    run, which keeps late epochs from undoing early progress) or ``constant``."""
+
+    lr: float = 1e-3
+    readout_lr: float = 1e-2
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+
+    def validate(self) -> None:
+        if not self.lr > 0:
+            raise ConfigError(f"lr = {self.lr!r} is invalid: must be > 0")
+        if not self.readout_lr > 0:
+            raise ConfigError(f"readout_lr = {self.readout_lr!r} is invalid: must be > 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer = {self.optimizer!r}; choices: {list(OPTIMIZERS)}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ConfigError(f"schedule = {self.schedule!r}; choices: ['cosine', 'constant']")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class LearningRule(ABC):
+    """Base of all rules. ``total_steps`` lets the learning-rate schedule know the run length."""
+
+    name: ClassVar[str]
+    #: True when the rule never uses a digital model of the physics (no twin, no autograd
+    #: through a measurement).
+    model_free: ClassVar[bool]
+
+    def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
+        config.validate()
+        self.network, self.config, self.total_steps = network, config, total_steps
+        self.step_count = 0
+
+    def lr_factor(self) -> float:
+        """Schedule multiplier for the current step (1.0 for a constant schedule)."""
+        if self.config.schedule == "constant":
+            return 1.0
+        return cosine_lr(1.0, self.step_count, self.total_steps)
+
+    @abstractmethod
+    def train_step(self, x: Tensor, y: Tensor) -> StepStats:
+        """One update from a batch of inputs ``x`` (n, d) and integer labels ``y`` (n,)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step_count": self.step_count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step_count = state["step_count"]

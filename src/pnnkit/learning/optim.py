@@ -1,0 +1,76 @@
+"""Digital preconditioners that turn a gradient into the parameter change sent to hardware.
+
+A physical parameter cannot be handed to ``torch.optim``: the rule computes a gradient, the
+controller turns it into a requested change ``delta``, and the substrate programs ``delta`` with
+its own device physics. These classes hold the controller's (digital) optimiser state.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from pnnkit.errors import ConfigError
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+class UpdateRule:
+    """``delta = -lr * direction(grad)`` for one parameter tensor.
+
+    ``adam``: Kingma & Ba, ICLR 2015 (bias-corrected first and second moments); the moments are
+    kept digitally, two floats per device. ``sgd``: plain or with heavy-ball ``momentum``.
+    """
+
+    def __init__(
+        self,
+        kind: str = "adam",
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        momentum: float = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        if kind not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {kind!r}; choices: {list(OPTIMIZERS)}")
+        self.kind, self.betas, self.momentum, self.eps = kind, betas, momentum, eps
+        self.steps = 0
+        self.m: Tensor | None = None
+        self.v: Tensor | None = None
+
+    def delta(self, grad: Tensor, lr: float) -> Tensor:
+        """The requested change for this step's gradient at learning rate ``lr``."""
+        self.steps += 1
+        if self.m is None:
+            self.m = torch.zeros_like(grad)
+            self.v = torch.zeros_like(grad)
+        if self.kind == "sgd":
+            if self.momentum == 0:
+                return -lr * grad
+            self.m.mul_(self.momentum).add_(grad)
+            return -lr * self.m
+        b1, b2 = self.betas
+        self.m.mul_(b1).add_(grad, alpha=1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        m_hat = self.m / (1 - b1**self.steps)
+        v_hat = self.v / (1 - b2**self.steps)
+        return -lr * m_hat / (v_hat.sqrt() + self.eps)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps, "m": self.m, "v": self.v}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps, self.m, self.v = state["steps"], state["m"], state["v"]
+
+
+def cosine_lr(base_lr: float, step: int, total_steps: int, final_fraction: float = 0.0) -> float:
+    """Cosine decay from ``base_lr`` at step 0 to ``final_fraction * base_lr`` at ``total_steps``
+    (Loshchilov & Hutter, SGDR, ICLR 2017, without restarts)."""
+    if total_steps <= 0:
+        return base_lr
+    progress = min(step / total_steps, 1.0)
+    return base_lr * (
+        final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+    )

@@ -1,0 +1,331 @@
+"""The substrate protocol: the small interface every physical system implements.
+
+A substrate is one programmable physical layer (a crossbar, a photonic mesh, a lab instrument)
+mapping an input batch ``x`` of shape ``(n, in_features)`` to a measured output of shape
+``(n, out_features)``. Its *effective parameters* are a weight matrix of shape
+``(out_features, in_features + 1)``; the last column is the bias, driven by a constant input
+line (on a crossbar: an extra row held at a fixed voltage).
+
+Everything a learning rule may do to hardware goes through five calls, kept as small as
+gymnasium's ``Env``:
+
+* :meth:`Substrate.measure` -- one physical pass over a batch (``n`` physical queries), never
+  differentiable: it runs under :func:`torch.no_grad` so no rule can backpropagate through the
+  physics by accident.
+* :meth:`Substrate.program` -- apply a requested parameter *change* the way the hardware does
+  (pulses for a memristive crossbar): what lands is in general not what was asked for.
+* :meth:`Substrate.read_parameters` -- read the effective parameters back (noisy on hardware).
+* :meth:`Substrate.program_to` -- closed-loop write-and-verify towards a target, built on the
+  two calls above (used to initialise and to deploy weights trained elsewhere).
+* :meth:`Substrate.twin` -- an optional differentiable digital model, for the rules that need one.
+
+Costs that matter on real hardware are counted in :class:`Counters`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from pnnkit.errors import ConfigError, MeasurementError, ShapeError
+
+
+@dataclass
+class Counters:
+    """What training has cost on the hardware.
+
+    ``physical_queries`` counts samples x passes (a batch of 256 measured once is 256 queries);
+    ``passes`` counts calls to :meth:`Substrate.measure`; ``device_writes`` counts devices that
+    received at least one programming pulse in an update; ``programming_pulses`` counts pulses;
+    ``parameter_reads`` counts full read-backs of the parameter array.
+    """
+
+    physical_queries: int = 0
+    passes: int = 0
+    device_writes: int = 0
+    programming_pulses: int = 0
+    parameter_reads: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    def load(self, values: dict[str, int]) -> None:
+        for name, value in values.items():
+            if not hasattr(self, name):
+                raise ConfigError(f"unknown counter {name!r} in saved state")
+            setattr(self, name, int(value))
+
+    def __add__(self, other: Counters) -> Counters:
+        return Counters(**{k: v + getattr(other, k) for k, v in self.as_dict().items()})
+
+    def __sub__(self, other: Counters) -> Counters:
+        return Counters(**{k: v - getattr(other, k) for k, v in self.as_dict().items()})
+
+
+@dataclass
+class SubstrateConfig:
+    """Base of every substrate's typed config: dict round-trip and validation helpers."""
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the field if a value is out of range."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SubstrateConfig:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown {cls.__name__} field(s) {unknown}; known fields: {sorted(known)}"
+            )
+        coerced = {name: _coerce(cls.__name__, known[name], v) for name, v in values.items()}
+        config = cls(**coerced)
+        config.validate()
+        return config
+
+    # Small validation helpers shared by all configs, so every message has the same shape.
+    def _require(self, name: str, ok: bool, allowed: str) -> None:
+        if not ok:
+            value = getattr(self, name)
+            raise ConfigError(
+                f"{type(self).__name__}.{name} = {value!r} is invalid: must be {allowed}"
+            )
+
+
+def _coerce(owner: str, f: dataclasses.Field, value: Any) -> Any:
+    """Coerce ``value`` to the field's declared scalar type, with an error naming the field."""
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "float":
+            return float(value)
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if kind == "bool":
+            if isinstance(value, str):
+                if value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+                    raise ValueError
+                return value.lower() in {"true", "1", "yes"}
+            return bool(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{owner}.{f.name} = {value!r} is not a valid {kind}") from None
+    return value
+
+
+class Substrate(ABC):
+    """A programmable physical layer. Subclasses implement the physics; see the module docstring.
+
+    Subclasses implement :meth:`_measure`, :meth:`_program`, :meth:`_read_parameters`,
+    :meth:`state_dict` and :meth:`load_state_dict`; the public wrappers add shape checks,
+    ``no_grad`` and counting, so every substrate behaves the same at its boundary.
+    """
+
+    #: registry name (``"crossbar"``, ``"ideal"``, ...)
+    name: ClassVar[str]
+    #: the typed config class of this substrate
+    config_class: ClassVar[type[SubstrateConfig]]
+    #: True when :meth:`twin` reproduces :meth:`measure` exactly (no noise, no quantisation)
+    exact_twin: ClassVar[bool] = False
+
+    def __init__(self, in_features: int, out_features: int, *, seed: int = 0) -> None:
+        if in_features < 1 or out_features < 1:
+            raise ConfigError(
+                f"substrate needs in_features >= 1 and out_features >= 1, "
+                f"got {in_features} x {out_features}"
+            )
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.seed = int(seed)
+        self.counters = Counters()
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    # --- the protocol -------------------------------------------------------------------------
+
+    def measure(self, x: Tensor) -> Tensor:
+        """One physical pass: ``(n, in_features) -> (n, out_features)``, no autograd.
+
+        Counts ``n`` physical queries and one pass.
+        """
+        self._check_input(x)
+        with torch.no_grad():
+            out = self._measure(x.detach())
+        if out.shape != (x.shape[0], self.out_features):
+            raise MeasurementError(
+                f"{self.name} substrate returned shape {tuple(out.shape)}, "
+                f"expected {(x.shape[0], self.out_features)}"
+            )
+        self.counters.physical_queries += int(x.shape[0])
+        self.counters.passes += 1
+        return out
+
+    def program(self, delta: Tensor) -> None:
+        """Apply a requested change of the effective parameters, as the hardware would.
+
+        ``delta`` has the shape of :meth:`parameter_shape`. What lands depends on the device
+        physics (quantised, noisy, bounded steps on a crossbar), never an exact float write.
+        """
+        self._check_parameters("delta", delta)
+        with torch.no_grad():
+            self._program(delta.detach())
+
+    def read_parameters(self) -> Tensor:
+        """Read the effective parameters back, ``(out_features, in_features + 1)``."""
+        with torch.no_grad():
+            params = self._read_parameters()
+        self.counters.parameter_reads += 1
+        return params
+
+    def program_to(self, target: Tensor, *, rounds: int = 8, tolerance: float = 0.0) -> float:
+        """Closed-loop write-and-verify: read back, program the difference, repeat.
+
+        Stops after ``rounds`` rounds or when the largest error is below ``tolerance``.
+        Returns the final root-mean-square error between target and read-back parameters.
+        """
+        self._check_parameters("target", target)
+        target = target.detach()
+        error = float("inf")
+        for _ in range(rounds):
+            residual = target - self.read_parameters()
+            error = float(residual.pow(2).mean().sqrt())
+            if float(residual.abs().max()) <= tolerance:
+                break
+            self.program(residual)
+        return error
+
+    def twin(self) -> Callable[[Tensor, Tensor], Tensor] | None:
+        """A differentiable model ``z = twin(x, params)`` of this substrate, or ``None``.
+
+        Model-free rules never call this. The default is ``None`` (no model is known).
+        """
+        return None
+
+    def parameter_shape(self) -> tuple[int, int]:
+        return (self.out_features, self.in_features + 1)
+
+    def config(self) -> SubstrateConfig:
+        """The substrate's typed config (values that rebuild it, with its shape and seed)."""
+        return self._config
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serialisable description: name, shape, seed and config."""
+        return {
+            "name": self.name,
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "seed": self.seed,
+            "config": self.config().to_dict(),
+        }
+
+    # --- state ----------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: physical state, counters, RNG state."""
+        return {
+            "describe": self.describe(),
+            "counters": self.counters.as_dict(),
+            "generator": self.generator.get_state(),
+            "physical": self._physical_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved = state["describe"]
+        if (saved["name"], saved["in_features"], saved["out_features"]) != (
+            self.name,
+            self.in_features,
+            self.out_features,
+        ):
+            raise ConfigError(
+                f"saved substrate {saved['name']} {saved['in_features']}x"
+                f"{saved['out_features']} does not match this {self.name} "
+                f"{self.in_features}x{self.out_features}"
+            )
+        self.counters.load(state["counters"])
+        self.generator.set_state(state["generator"])
+        self._load_physical_state(state["physical"])
+
+    # --- to implement ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def _measure(self, x: Tensor) -> Tensor: ...
+
+    @abstractmethod
+    def _program(self, delta: Tensor) -> None: ...
+
+    @abstractmethod
+    def _read_parameters(self) -> Tensor: ...
+
+    @abstractmethod
+    def _physical_state(self) -> dict[str, Tensor]: ...
+
+    @abstractmethod
+    def _load_physical_state(self, state: dict[str, Tensor]) -> None: ...
+
+    # --- checks ---------------------------------------------------------------------------------
+
+    def _check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor):
+            raise ShapeError(f"{self.name}.measure expects a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 2 or x.shape[1] != self.in_features:
+            raise ShapeError(
+                f"{self.name}.measure expects input of shape (n, {self.in_features}), "
+                f"got {tuple(x.shape)}"
+            )
+        if not torch.isfinite(x).all():
+            raise MeasurementError(f"{self.name}.measure received a non-finite (NaN/Inf) input")
+
+    def _check_parameters(self, what: str, value: Tensor) -> None:
+        if tuple(value.shape) != self.parameter_shape():
+            raise ShapeError(
+                f"{self.name}: {what} must have shape {self.parameter_shape()} "
+                f"(out_features, in_features + 1 bias column), got {tuple(value.shape)}"
+            )
+        if not torch.isfinite(value).all():
+            raise MeasurementError(f"{self.name}: {what} contains NaN or Inf")
+
+
+def with_bias_column(x: Tensor) -> Tensor:
+    """Append the constant bias input line: ``(n, d) -> (n, d + 1)``, ones in the last column."""
+    return torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)], dim=1)
+
+
+def linear_twin(x: Tensor, params: Tensor) -> Tensor:
+    """The exact digital model of a linear layer with a bias column: ``z = [x, 1] W^T``."""
+    return with_bias_column(x) @ params.T
+
+
+SUBSTRATES: dict[str, type[Substrate]] = {}
+
+
+def register(cls: type[Substrate]) -> type[Substrate]:
+    """Class decorator adding a substrate to the registry under ``cls.name``."""
+    SUBSTRATES[cls.name] = cls
+    return cls
+
+
+def make_substrate(
+    name: str,
+    in_features: int,
+    out_features: int,
+    *,
+    seed: int = 0,
+    config: dict[str, Any] | SubstrateConfig | None = None,
+) -> Substrate:
+    """Build a registered substrate by name, with a config dict or object (defaults if None)."""
+    if name not in SUBSTRATES:
+        raise ConfigError(f"unknown substrate {name!r}; choices: {sorted(SUBSTRATES)}")
+    cls = SUBSTRATES[name]
+    if config is None:
+        config = cls.config_class()
+    elif isinstance(config, dict):
+        config = cls.config_class.from_dict(config)
+    config.validate()
+    return cls(in_features, out_features, seed=seed, config=config)  # type: ignore[call-arg]

@@ -1,0 +1,272 @@
+"""A simulated memristive (RRAM) crossbar: analog matrix-vector products and pulsed programming.
+
+Physics simulated (all state is vectorised tensors of shape ``(2, out, in + 1)``: the ``G+`` and
+``G-`` device of every differential pair, with one extra input row for the bias):
+
+* **Weights as conductance pairs.** ``W = s * (G+ - G-) / (G_max - G_min)``, each device inside
+  its own window ``[g_lo, g_hi]`` (device-to-device variation of the bounds around the nominal
+  ``[G_min, G_max]``). ``s`` (``weight_scale / sqrt(in_features)``) is the digital gain of the
+  periphery that maps a full-swing pair to a weight; it is fixed when the array is built.
+* **Read-out** (one physical pass). Inputs are scaled per sample to the DAC range (the
+  ``abs-max`` noise management used on analog accelerators), quantised to ``dac_bits``, applied
+  as voltages; column currents ``I = V G^T`` (Ohm + Kirchhoff) carry read noise (every device's
+  conductance fluctuates by ``read_noise`` relative std on every read; the sum of independent
+  device fluctuations is sampled exactly as one Gaussian per output); then the ADC clips to
+  ``+-adc_range * sqrt(in + 1)`` (normalised units) and quantises to ``adc_bits``.
+* **Programming by pulses.** An update ``dW`` is split over the pair (``G+`` moves by
+  ``+dW/2``, ``G-`` by ``-dW/2``), turned into a number of identical potentiation or depression
+  pulses per device (``|dG| / step``, stochastically rounded so small updates are right on
+  average, capped at ``max_pulses``), and every pulse moves the conductance by a soft-bounded,
+  noisy step: ``dG_up = 2 step_i (g_hi - G) / (g_hi - g_lo) (1 + c2c * eps)`` and
+  ``dG_down = 2 step_i (G - g_lo) / (g_hi - g_lo) (1 + c2c * eps)``, with ``step_i`` the
+  device's own step (device-to-device variation ``d2d_step``). Near a bound the steps shrink,
+  so saturation is gradual, as in measured RRAM (the soft-bounds model of Fusi & Abbott,
+  Nat. Neurosci. 10:485, 2007, used for RRAM by Gong et al., Nat. Commun. 9:2102, 2018).
+  The float weight is never written.
+* **Faults.** Stuck-at-``G_min`` / stuck-at-``G_max`` masks (default none): stuck devices keep
+  their conductance whatever they are sent.
+
+Defaults are typical of published analog HfOx/TaOx 1T1R arrays; each field's docstring gives
+its source. Only ratios matter to the computation (currents are normalised by the window), so
+the absolute conductances set the stuck-at values and the read-noise mix, not the scale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from pnnkit.physics.base import Substrate, SubstrateConfig, linear_twin, register, with_bias_column
+
+
+@dataclass
+class CrossbarConfig(SubstrateConfig):
+    """Device and periphery parameters of :class:`Crossbar` (defaults: typical published RRAM).
+
+    Attributes:
+        g_min: nominal low conductance, uS. Analog RRAM arrays are programmed in a window of
+            about 1-20 uS or a few tens of uS (HfOx/TaOx 1T1R; e.g. Yao et al., Nature
+            577:641, 2020; Wan et al., Nature 608:504, 2022).
+        g_max: nominal high conductance, uS (see ``g_min``).
+        levels: distinguishable conductance levels per device: the nominal pulse step is
+            ``(g_max - g_min) / levels``. 32-64 levels are routinely reported for analog RRAM
+            in arrays; thousands have been shown with careful tuning (Rao et al., Nature
+            615:823, 2023). Default 64 (6 bits).
+        d2d_bounds: device-to-device relative std of each device's ``g_lo``/``g_hi``
+            around the nominal window (10%; device variability of that order is common in
+            HfOx arrays, and aihwkit's ReRAM presets fitted to Gong et al. 2018 use more).
+        d2d_step: device-to-device relative std of the pulse step (30%: the resistive
+            processing unit specification of Gokmen & Vlasov, Front. Neurosci. 10:333, 2016,
+            and the fitted ReRAM variability of Gong et al., Nat. Commun. 9:2102, 2018).
+        c2c_noise: cycle-to-cycle relative std of every single pulse's step (30%, Gokmen &
+            Vlasov 2016; measured RRAM is often noisier).
+        step_asymmetry: potentiation steps are ``(1 + a)`` and depression steps ``(1 - a)``
+            times nominal (0: symmetric at mid-window; soft bounds already make steps depend
+            on the state).
+        read_noise: relative std of every device's conductance on every read (2%: read
+            fluctuations of analog RRAM cells are typically 1-5%).
+        dac_bits: input DAC resolution (8 bits, typical of analog in-memory accelerators).
+        adc_bits: output ADC resolution (8 bits, as above).
+        adc_range: ADC clipping range in normalised current units, times ``sqrt(in + 1)``
+            (1.0 covers about 6 standard deviations of a randomly programmed array).
+        max_pulses: longest pulse train per device per update (31, a 5-bit pulse counter as
+            in stochastic-pulse update schemes; larger requests saturate).
+        weight_scale: weight of a fully-set pair, in units of ``1 / sqrt(in_features)``
+            (2.0: random initial states then have about the spread of a fan-in initialised
+            layer, with room on both sides).
+        init_spread: devices start at conductances uniform in the central ``init_spread``
+            fraction of their window (1.0: the whole window), as left by forming; no
+            weight is written at initialisation.
+        stuck_at_min_fraction: fraction of devices stuck at their low bound (default 0).
+        stuck_at_max_fraction: fraction of devices stuck at their high bound (default 0).
+    """
+
+    g_min: float = 1.0
+    g_max: float = 20.0
+    levels: int = 64
+    d2d_bounds: float = 0.10
+    d2d_step: float = 0.30
+    c2c_noise: float = 0.30
+    step_asymmetry: float = 0.0
+    read_noise: float = 0.02
+    dac_bits: int = 8
+    adc_bits: int = 8
+    adc_range: float = 1.0
+    max_pulses: int = 31
+    weight_scale: float = 2.0
+    init_spread: float = 1.0
+    stuck_at_min_fraction: float = 0.0
+    stuck_at_max_fraction: float = 0.0
+
+    def validate(self) -> None:
+        self._require("g_min", self.g_min >= 0, ">= 0 (uS)")
+        self._require("g_max", self.g_max > self.g_min, f"> g_min = {self.g_min} (uS)")
+        self._require("levels", self.levels >= 2, "an integer >= 2")
+        self._require("d2d_bounds", 0 <= self.d2d_bounds < 0.5, "in [0, 0.5)")
+        self._require("d2d_step", 0 <= self.d2d_step < 1, "in [0, 1)")
+        self._require("c2c_noise", 0 <= self.c2c_noise <= 2, "in [0, 2]")
+        self._require("step_asymmetry", -1 < self.step_asymmetry < 1, "in (-1, 1)")
+        self._require("read_noise", 0 <= self.read_noise <= 1, "in [0, 1]")
+        self._require("dac_bits", 1 <= self.dac_bits <= 24, "an integer in [1, 24]")
+        self._require("adc_bits", 1 <= self.adc_bits <= 24, "an integer in [1, 24]")
+        self._require("adc_range", self.adc_range > 0, "> 0")
+        self._require("max_pulses", self.max_pulses >= 1, "an integer >= 1")
+        self._require("weight_scale", self.weight_scale > 0, "> 0")
+        self._require("init_spread", 0 <= self.init_spread <= 1, "in [0, 1]")
+        for name in ("stuck_at_min_fraction", "stuck_at_max_fraction"):
+            self._require(name, 0 <= getattr(self, name) <= 1, "in [0, 1]")
+        self._require(
+            "stuck_at_max_fraction",
+            self.stuck_at_min_fraction + self.stuck_at_max_fraction <= 1,
+            "such that stuck_at_min_fraction + stuck_at_max_fraction <= 1",
+        )
+
+
+def _quantise(x: Tensor, bits: int, limit: float | Tensor) -> Tensor:
+    """Clip to ``[-limit, limit]``, round to a signed uniform grid of ``2^(bits-1) - 1`` steps."""
+    steps = 2 ** (bits - 1) - 1
+    if steps < 1:  # 1 bit: sign only
+        return torch.sign(x) * limit
+    return torch.round(torch.clamp(x / limit, -1.0, 1.0) * steps) / steps * limit
+
+
+@register
+class Crossbar(Substrate):
+    """A memristive crossbar array with differential pairs; see the module docstring."""
+
+    name = "crossbar"
+    config_class = CrossbarConfig
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        seed: int = 0,
+        config: CrossbarConfig | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features, seed=seed)
+        cfg = self._config = config or CrossbarConfig()
+        cfg.validate()
+        shape = (2, *self.parameter_shape())
+        g = self.generator
+        window = cfg.g_max - cfg.g_min
+        # Device-to-device variation, frozen at fabrication.
+        self.g_lo = cfg.g_min + cfg.d2d_bounds * window * torch.randn(shape, generator=g).abs()
+        self.g_hi = cfg.g_max - cfg.d2d_bounds * window * torch.randn(shape, generator=g).abs()
+        self.g_hi = torch.maximum(self.g_hi, self.g_lo + 0.05 * window)
+        nominal_step = window / cfg.levels
+        self.step = nominal_step * torch.clamp(
+            1 + cfg.d2d_step * torch.randn(shape, generator=g), min=0.05
+        )
+        # Initial states: uniform in the central part of each device's window.
+        u = torch.rand(shape, generator=g)
+        centre, span = (self.g_lo + self.g_hi) / 2, (self.g_hi - self.g_lo) * cfg.init_spread
+        self.conductance = centre + (u - 0.5) * span
+        # Fault masks: disjoint random subsets of devices.
+        r = torch.rand(shape, generator=g)
+        self.stuck_min = r < cfg.stuck_at_min_fraction
+        self.stuck_max = (r >= cfg.stuck_at_min_fraction) & (
+            r < cfg.stuck_at_min_fraction + cfg.stuck_at_max_fraction
+        )
+        self._apply_stuck()
+
+    # --- derived constants ----------------------------------------------------------------------
+
+    @property
+    def window(self) -> float:
+        return self._config.g_max - self._config.g_min
+
+    @property
+    def gain(self) -> float:
+        """Weight represented by one uS of pair difference (the periphery's fixed digital gain)."""
+        return self._config.weight_scale / math.sqrt(self.in_features) / self.window
+
+    @property
+    def adc_limit(self) -> float:
+        return self._config.adc_range * math.sqrt(self.in_features + 1)
+
+    def effective_weights(self) -> Tensor:
+        """The weights the devices hold now, without read noise (simulation ground truth)."""
+        return self.gain * (self.conductance[0] - self.conductance[1])
+
+    # --- physics --------------------------------------------------------------------------------
+
+    def _measure(self, x: Tensor) -> Tensor:
+        cfg = self._config
+        v = with_bias_column(x.to(self.conductance.dtype))
+        scale = v.abs().amax(dim=1, keepdim=True)  # abs-max noise management, >= 1 (bias line)
+        v = _quantise(v / scale, cfg.dac_bits, 1.0)
+        g_pos, g_neg = self.conductance[0], self.conductance[1]
+        current = v @ (g_pos - g_neg).T
+        if cfg.read_noise > 0:
+            variance = (v * v) @ (g_pos * g_pos + g_neg * g_neg).T
+            noise = torch.randn(current.shape, generator=self.generator, dtype=current.dtype)
+            current = current + cfg.read_noise * variance.sqrt() * noise
+        normalised = _quantise(current / self.window, cfg.adc_bits, self.adc_limit)
+        return normalised * self.window * self.gain * scale
+
+    def _program(self, delta: Tensor) -> None:
+        cfg = self._config
+        # Requested conductance change per device of the pair, in uS.
+        dg = (delta.to(self.conductance.dtype) / self.gain / 2).unsqueeze(0) * torch.tensor(
+            [1.0, -1.0]
+        ).view(2, 1, 1)
+        nominal_step = self.window / cfg.levels
+        exact = dg.abs() / nominal_step
+        floor = exact.floor()
+        pulses = floor + (torch.rand(exact.shape, generator=self.generator) < exact - floor)
+        pulses = pulses.clamp(max=cfg.max_pulses).to(torch.int64)
+        up = dg > 0
+        self.counters.device_writes += int((pulses > 0).sum())
+        self.counters.programming_pulses += int(pulses.sum())
+        span = self.g_hi - self.g_lo
+        up_scale = 2 * self.step * (1 + cfg.step_asymmetry) / span
+        down_scale = 2 * self.step * (1 - cfg.step_asymmetry) / span
+        for k in range(int(pulses.max()) if pulses.numel() else 0):
+            active = pulses > k
+            jitter = torch.clamp(
+                1 + cfg.c2c_noise * torch.randn(dg.shape, generator=self.generator), min=0
+            )
+            g = self.conductance
+            step = torch.where(up, up_scale * (self.g_hi - g), -down_scale * (g - self.g_lo))
+            self.conductance = torch.where(active, g + step * jitter, g)
+        self.conductance = torch.clamp(self.conductance, self.g_lo, self.g_hi)
+        self._apply_stuck()
+
+    def _read_parameters(self) -> Tensor:
+        g = self.conductance
+        if self._config.read_noise > 0:
+            g = g * (1 + self._config.read_noise * torch.randn(g.shape, generator=self.generator))
+        return self.gain * (g[0] - g[1])
+
+    def _apply_stuck(self) -> None:
+        self.conductance = torch.where(self.stuck_min, self.g_lo, self.conductance)
+        self.conductance = torch.where(self.stuck_max, self.g_hi, self.conductance)
+
+    def inject_stuck_faults(self, min_fraction: float, max_fraction: float) -> None:
+        """Make a further random fraction of the healthy devices stuck at ``g_lo`` / ``g_hi``."""
+        healthy = ~(self.stuck_min | self.stuck_max)
+        r = torch.rand(self.conductance.shape, generator=self.generator)
+        self.stuck_min |= healthy & (r < min_fraction)
+        self.stuck_max |= healthy & (r >= min_fraction) & (r < min_fraction + max_fraction)
+        self._apply_stuck()
+
+    def twin(self) -> Callable[[Tensor, Tensor], Tensor]:
+        """An ideal digital model: the linear map of the effective weights, no noise, no ADC."""
+        return linear_twin
+
+    # --- state ----------------------------------------------------------------------------------
+
+    _STATE = ("conductance", "g_lo", "g_hi", "step", "stuck_min", "stuck_max")
+
+    def _physical_state(self) -> dict[str, Tensor]:
+        return {name: getattr(self, name).clone() for name in self._STATE}
+
+    def _load_physical_state(self, state: dict[str, Tensor]) -> None:
+        for name in self._STATE:
+            setattr(self, name, state[name].clone())

@@ -1,0 +1,169 @@
+"""The command line and the run folder, end to end at small size."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from pnnkit.cli import main
+from pnnkit.experiment import RunFolder, TrainConfig
+from pnnkit.experiment.run import Trainer
+
+SMALL = ["--dataset", "iris", "--epochs", "3", "--hidden", "16,12", "--batch-size", "32", "--quiet"]
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_json_summary_and_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(capsys, "train", *SMALL, "--out", str(out), "--json")
+    assert code == 0
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    for key in (
+        "method",
+        "substrate",
+        "dataset",
+        "seed",
+        "test_accuracy",
+        "physical_queries",
+        "device_writes",
+        "wall_seconds",
+    ):
+        assert key in summary
+    assert (summary["method"], summary["substrate"], summary["dataset"]) == (
+        "pib",
+        "crossbar",
+        "iris",
+    )
+    # PIB: one query per sample per unit per epoch (112 training samples of iris at 25% test)
+    assert summary["physical_queries"] == 3 * 112 * 2
+    folder = RunFolder(out)
+    config = json.loads(folder.config.read_text())
+    assert config["substrate_options"]["levels"] == 64  # resolved defaults are saved
+    assert config["rule_options"]["beta"] == 10.0
+    metrics = folder.read_metrics()
+    assert [m["epoch"] for m in metrics] == [1, 2, 3]
+    assert len(metrics[0]["info_i_xt"]) == len(metrics[0]["info_i_ty"]) == 2
+    assert json.loads(folder.summary.read_text())["test_accuracy"] == summary["test_accuracy"]
+    for plot in (folder.learning_curves, folder.information_plane):
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_checkpoint_holds_the_hardware_state_and_loads_weights_only(tmp_path):
+    config = TrainConfig(
+        dataset="iris",
+        epochs=2,
+        hidden=[8],
+        batch_size=32,
+        out=str(tmp_path / "run"),
+        substrate_options={"stuck_at_min_fraction": 0.1},
+    )
+    trainer = Trainer(config)
+    trainer.train(progress=False)
+    state = torch.load(trainer.folder.checkpoint, weights_only=True)
+    physical = state["network"]["units"][0]["substrate"]["physical"]
+    torch.testing.assert_close(
+        physical["conductance"], trainer.network.units[0].substrate.conductance
+    )
+    assert physical["stuck_min"].float().mean() > 0
+    assert state["epoch"] == 2
+    assert state["config"]["substrate_options"]["stuck_at_min_fraction"] == 0.1
+
+
+def test_same_seed_gives_the_same_run(tmp_path, capsys):
+    results = []
+    for name in ("a", "b"):
+        code, _stdout, _ = run_cli(
+            capsys, "train", *SMALL, "--seed", "3", "--out", str(tmp_path / name), "--json"
+        )
+        assert code == 0
+        results.append(RunFolder(tmp_path / name).read_metrics())
+    assert [m["test_accuracy"] for m in results[0]] == [m["test_accuracy"] for m in results[1]]
+    assert [m["loss"] for m in results[0]] == [m["loss"] for m in results[1]]
+
+
+def test_backprop_on_ideal_spends_no_physical_queries(tmp_path, capsys):
+    code, stdout, _ = run_cli(
+        capsys,
+        "train",
+        *SMALL,
+        "--method",
+        "backprop",
+        "--substrate",
+        "ideal",
+        "--out",
+        str(tmp_path / "bp"),
+        "--json",
+    )
+    assert code == 0
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["physical_queries"] == 0
+    assert summary["test_accuracy"] > 0.6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "epochs = 0 is invalid"),
+        (["--method", "magic"], "method = 'magic' is invalid"),
+        (["--substrate", "laser"], "substrate = 'laser' is invalid"),
+        (["--set", "rule.beta=-1"], "beta = -1"),
+        (["--set", "substrate.levels=abc"], "levels"),
+        (["--set", "substrate.colour=red"], "unknown CrossbarConfig field"),
+        (["--set", "nonsense"], "KEY=VALUE"),
+        (["--dataset", "csv:/no/such/file.csv"], "/no/such/file.csv"),
+        (["--dataset", "mnist"], "mnist"),
+        (["--method", "backprop"], "exact differentiable model"),
+    ],
+)
+def test_bad_input_gives_one_clear_line_not_a_traceback(tmp_path, capsys, args, message):
+    code, _, stderr = run_cli(capsys, "train", *SMALL, *args, "--out", str(tmp_path / "x"))
+    assert code == 2
+    assert stderr.startswith("pnnkit: error:")
+    assert message in stderr
+    assert "Traceback" not in stderr
+
+
+def test_an_existing_run_is_never_overwritten_silently(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert run_cli(capsys, "train", *SMALL, "--out", out)[0] == 0
+    code, _, stderr = run_cli(capsys, "train", *SMALL, "--out", out)
+    assert code == 2 and "already holds a run" in stderr
+    assert run_cli(capsys, "train", *SMALL, "--out", out, "--overwrite")[0] == 0
+
+
+def test_damaged_checkpoint_is_a_clear_error(tmp_path):
+    folder = RunFolder(tmp_path)
+    folder.checkpoint.write_bytes(b"not a checkpoint")
+    from pnnkit.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="damaged"):
+        folder.load_checkpoint()
+
+
+def test_csv_dataset_with_named_label_column(tmp_path, capsys):
+    rows = ["a,species,b"] + [
+        f"{i % 3 + 0.1 * i},{['x', 'y', 'z'][i % 3]},{(i % 3) * 2.0}" for i in range(60)
+    ]
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, stdout, _ = run_cli(
+        capsys,
+        "train",
+        *SMALL,
+        "--dataset",
+        f"csv:{path}",
+        "--label-column",
+        "species",
+        "--out",
+        str(tmp_path / "run"),
+        "--json",
+    )
+    assert code == 0
+    assert json.loads(stdout.strip().splitlines()[-1])["test_accuracy"] > 0.5

@@ -1,0 +1,188 @@
+"""Learning rules: PIB's locality and exact local gradient, backprop against torch, optimisers."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pnnkit.errors import ConfigError
+from pnnkit.learning import PIB, Backprop, PIBConfig, RuleConfig, UpdateRule, cosine_lr, rule_config
+from pnnkit.network import PhysicalNetwork, Unit
+from pnnkit.physics import IdealLinear, linear_twin
+
+
+class SpyIdeal(IdealLinear):
+    """An ideal layer that records how it is measured and what it is asked to program."""
+
+    name = "spy"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grad_enabled_during_measure: list[bool] = []
+        self.input_required_grad: list[bool] = []
+        self.deltas: list[torch.Tensor] = []
+
+    def _measure(self, x):
+        self.grad_enabled_during_measure.append(torch.is_grad_enabled())
+        self.input_required_grad.append(x.requires_grad)
+        return super()._measure(x)
+
+    def _program(self, delta):
+        self.deltas.append(delta.clone())
+        super()._program(delta)
+
+
+def spy_network(widths=(12, 8), in_features=6, classes=3, seed=0) -> PhysicalNetwork:
+    sizes = [in_features, *widths]
+    pairs = enumerate(itertools.pairwise(sizes))
+    units = [Unit(SpyIdeal(a, b, seed=seed + k)) for k, (a, b) in pairs]
+    return PhysicalNetwork(units, classes, seed=seed)
+
+
+def batch(n=32, d=6, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g), torch.arange(n) % classes
+
+
+def sgd_pib(**overrides) -> PIBConfig:
+    return rule_config("pib", {"optimizer": "sgd", "schedule": "constant", "lr": 0.1, **overrides})
+
+
+def test_pib_never_measures_with_autograd_and_never_feeds_a_graph_downstream():
+    net = spy_network()
+    rule = PIB(net, sgd_pib(), total_steps=3)
+    x, y = batch()
+    for _ in range(3):
+        rule.train_step(x.requires_grad_(True), y)
+    for unit in net.units:
+        assert unit.substrate.grad_enabled_during_measure == [False] * 3
+        assert unit.substrate.input_required_grad == [False] * 3
+
+
+def test_no_gradient_flows_between_units():
+    """Unit 1's update is the same whatever unit 2 holds: nothing comes back from downstream."""
+    x, y = batch()
+    deltas = []
+    for scale in (1.0, -50.0):
+        net = spy_network()
+        with torch.no_grad():
+            net.units[1].substrate.weight *= scale
+        PIB(net, sgd_pib(), total_steps=1).train_step(x, y)
+        deltas.append(net.units[0].substrate.deltas[0])
+    torch.testing.assert_close(deltas[0], deltas[1], rtol=0, atol=0)
+    # ... while unit 2's own update does depend on what it holds
+    assert len(net.units[1].substrate.deltas) == 1
+
+
+@pytest.mark.parametrize("compress_against", ["input", "unit_input"])
+def test_outer_product_update_is_the_exact_local_gradient(compress_against):
+    """On an ideal layer, PIB's outer-product update equals -lr * dL_k/dW by autograd through an
+    exact model of that one unit (route (a) of pib.md is exact, not an approximation)."""
+    x, y = batch(n=24)
+    net = spy_network()
+    config = sgd_pib(compress_against=compress_against)
+    weights = [u.substrate.read_parameters() for u in net.units]
+    PIB(net, config, total_steps=1).train_step(x, y)
+    est = config.estimator
+    y_gram = est.label_gram(y, 3)
+    h = x
+    for unit, w in zip(net.units, weights, strict=False):
+        w = w.clone().requires_grad_(True)
+        t = torch.relu(linear_twin(h, w))
+        x_gram = est.input_gram(x if compress_against == "input" else h)
+        i_xt, i_ty = est.terms(x_gram, t, y_gram)
+        loss = config.gamma * i_xt - config.beta * i_ty
+        (grad,) = torch.autograd.grad(loss, w)
+        torch.testing.assert_close(unit.substrate.deltas[0], -config.lr * grad)
+        h = t.detach()
+
+
+def test_pib_records_information_terms_per_unit():
+    net = spy_network(widths=(10, 9, 8))
+    stats = PIB(net, sgd_pib(), total_steps=1).train_step(*batch())
+    assert len(stats.i_xt) == len(stats.i_ty) == 3
+    assert all(v >= -1e-6 for v in stats.i_xt + stats.i_ty)
+
+
+def test_pib_learns_a_separable_problem_on_ideal_units():
+    g = torch.Generator().manual_seed(1)
+    centres = torch.randn(3, 6, generator=g) * 3
+    y = torch.arange(300) % 3
+    x = centres[y] + torch.randn(300, 6, generator=g)
+    net = PhysicalNetwork.build("ideal", 6, [16, 16], 3, seed=0)
+    rule = PIB(net, rule_config("pib", {"lr": 0.01}), total_steps=150)
+    for step in range(150):
+        idx = torch.arange(step * 64, step * 64 + 64) % 300
+        rule.train_step(x[idx], y[idx])
+    assert (net.predict(x) == y).float().mean() > 0.95
+
+
+def test_backprop_matches_torch_autograd_on_the_same_mlp():
+    x, y = batch()
+    net = PhysicalNetwork.build("ideal", 6, [12, 8], 3, seed=0)
+    w = [u.substrate.read_parameters() for u in net.units]
+    reference = torch.nn.Sequential(
+        torch.nn.Linear(6, 12), torch.nn.ReLU(), torch.nn.Linear(12, 8), torch.nn.ReLU()
+    )
+    with torch.no_grad():
+        for layer, weight in zip([reference[0], reference[2]], w, strict=False):
+            layer.weight.copy_(weight[:, :-1])
+            layer.bias.copy_(weight[:, -1])
+    readout = torch.nn.Linear(8, 3)
+    readout.load_state_dict(net.readout.state_dict())
+    params = [*reference.parameters(), *readout.parameters()]
+    opt = torch.optim.SGD(params, lr=0.1)
+    loss = F.cross_entropy(readout(reference(x)), y)
+    loss.backward()
+    opt.step()
+    config = rule_config(
+        "backprop", {"optimizer": "sgd", "lr": 0.1, "readout_lr": 0.1, "schedule": "constant"}
+    )
+    stats = Backprop(net, config, total_steps=1).train_step(x, y)
+    assert stats.loss == pytest.approx(float(loss))
+    for unit, layer in zip(net.units, [reference[0], reference[2]], strict=False):
+        got = unit.substrate.read_parameters()
+        torch.testing.assert_close(got[:, :-1], layer.weight.detach())
+        torch.testing.assert_close(got[:, -1], layer.bias.detach())
+
+
+def test_backprop_refuses_a_substrate_without_an_exact_model():
+    net = PhysicalNetwork.build("crossbar", 6, [8], 3)
+    with pytest.raises(ConfigError, match=r"exact differentiable model.*crossbar"):
+        Backprop(net, RuleConfig(), total_steps=1)
+
+
+def test_adam_update_rule_matches_torch_adam():
+    g = torch.Generator().manual_seed(0)
+    param = torch.nn.Parameter(torch.zeros(4, 3))
+    opt = torch.optim.Adam([param], lr=0.01)
+    rule = UpdateRule("adam")
+    total = torch.zeros(4, 3)
+    for _ in range(5):
+        grad = torch.randn(4, 3, generator=g)
+        param.grad = grad.clone()
+        opt.step()
+        total += rule.delta(grad, 0.01)
+    torch.testing.assert_close(total, param.detach())
+
+
+def test_cosine_schedule_endpoints():
+    assert cosine_lr(0.1, 0, 100) == pytest.approx(0.1)
+    assert cosine_lr(0.1, 50, 100) == pytest.approx(0.05)
+    assert cosine_lr(0.1, 100, 100) == pytest.approx(0.0)
+
+
+def test_rule_config_errors_name_the_setting():
+    with pytest.raises(ConfigError, match="beta = -1"):
+        rule_config("pib", {"beta": -1})
+    with pytest.raises(ConfigError, match=r"unknown setting.*'betta'"):
+        rule_config("pib", {"betta": 3})
+    with pytest.raises(ConfigError, match="unknown estimator setting"):
+        rule_config("pib", {"estimator": {"width": 1}})
+    with pytest.raises(ConfigError, match="unknown method 'magic'"):
+        rule_config("magic")
+    with pytest.raises(ConfigError, match="optimizer"):
+        rule_config("backprop", {"optimizer": "lbfgs"})
