@@ -9,7 +9,17 @@ import torch
 import torch.nn.functional as F
 
 from pnnkit.errors import ConfigError
-from pnnkit.learning import PIB, Backprop, PIBConfig, RuleConfig, UpdateRule, cosine_lr, rule_config
+from pnnkit.info import mutual_information
+from pnnkit.learning import (
+    PIB,
+    Backprop,
+    BottleneckEstimator,
+    PIBConfig,
+    RuleConfig,
+    UpdateRule,
+    cosine_lr,
+    rule_config,
+)
 from pnnkit.network import PhysicalNetwork, Unit
 from pnnkit.physics import IdealLinear, linear_twin
 
@@ -135,14 +145,14 @@ def test_backprop_matches_torch_autograd_on_the_same_mlp():
     readout.load_state_dict(net.readout.state_dict())
     params = [*reference.parameters(), *readout.parameters()]
     opt = torch.optim.SGD(params, lr=0.1)
-    loss = F.cross_entropy(readout(reference(x)), y)
+    loss = F.cross_entropy(readout(F.normalize(reference(x), dim=1, eps=1e-8)), y)
     loss.backward()
     opt.step()
     config = rule_config(
         "backprop", {"optimizer": "sgd", "lr": 0.1, "readout_lr": 0.1, "schedule": "constant"}
     )
     stats = Backprop(net, config, total_steps=1).train_step(x, y)
-    assert stats.loss == pytest.approx(float(loss))
+    assert stats.loss == pytest.approx(float(loss.detach()))
     for unit, layer in zip(net.units, [reference[0], reference[2]], strict=False):
         got = unit.substrate.read_parameters()
         torch.testing.assert_close(got[:, :-1], layer.weight.detach())
@@ -186,3 +196,15 @@ def test_rule_config_errors_name_the_setting():
         rule_config("magic")
     with pytest.raises(ConfigError, match="optimizer"):
         rule_config("backprop", {"optimizer": "lbfgs"})
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0])
+def test_bottleneck_terms_are_the_two_mutual_informations(alpha):
+    est = BottleneckEstimator(alpha=alpha)
+    x, y = batch(n=20)
+    t = torch.relu(torch.randn(20, 7))
+    x_gram, y_gram = est.input_gram(x), est.label_gram(y, 3)
+    i_xt, i_ty = est.terms(x_gram, t, y_gram)
+    t_gram = est.output_gram(t)
+    torch.testing.assert_close(i_xt, mutual_information(x_gram, t_gram, alpha))
+    torch.testing.assert_close(i_ty, mutual_information(t_gram, y_gram, alpha))

@@ -3,7 +3,10 @@
 A :class:`Unit` is one substrate followed by a known element-wise periphery ``t = f(z)`` (a
 rectifier or a saturating amplifier after the ADC). A :class:`PhysicalNetwork` chains units, the
 measured output of unit ``k`` driving unit ``k + 1``, and ends in a digital linear readout to class
-scores. The network knows nothing about how it is trained (see :mod:`pnnkit.learning`).
+scores. The readout sees the last output normalised to unit length: the bottleneck's kernel
+compares outputs by direction (see :class:`pnnkit.learning.pib.BottleneckEstimator`), so that is
+the geometry the units learn, and it makes the readout blind to gain changes of the hardware.
+The network knows nothing about how it is trained (see :mod:`pnnkit.learning`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 from torch import Tensor
 
 from pnnkit.errors import ConfigError, MeasurementError
+from pnnkit.info import unit_normalize
 from pnnkit.physics import Counters, Substrate, make_substrate
 
 
@@ -125,11 +129,15 @@ class PhysicalNetwork:
             outputs.append(h)
         return outputs
 
+    def logits(self, t: Tensor) -> Tensor:
+        """Class scores from the last unit's output ``t`` (normalised to unit length first)."""
+        return self.readout(unit_normalize(t))
+
     @torch.no_grad()
     def predict(self, x: Tensor, batch_size: int = 1024) -> Tensor:
         """Class predictions through the physical path and the readout."""
         preds = [
-            self.readout(self.forward(x[i : i + batch_size])[-1]).argmax(dim=1)
+            self.logits(self.forward(x[i : i + batch_size])[-1]).argmax(dim=1)
             for i in range(0, x.shape[0], batch_size)
         ]
         return torch.cat(preds)

@@ -56,14 +56,14 @@ class Backprop(LearningRule):
             h = x
             for unit, twin, weight in zip(units, self.twins, self.weights, strict=True):
                 h = unit.f(twin(h, weight))
-            loss = F.cross_entropy(self.network.readout(h), y)
+            loss = F.cross_entropy(self.network.logits(h), y)
             self.optimizer.zero_grad()
             loss.backward()
         self.optimizer.step()
         for unit, weight in zip(units, self.weights, strict=True):
             unit.substrate.program_to(weight.detach())
         self.step_count += 1
-        return StepStats(loss=float(loss), readout_loss=float(loss))
+        return StepStats(loss=float(loss.detach()), readout_loss=float(loss.detach()))
 
     def state_dict(self) -> dict[str, Any]:
         return {
