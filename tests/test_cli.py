@@ -120,10 +120,15 @@ def test_backprop_on_ideal_spends_no_physical_queries(tmp_path, capsys):
         (["--dataset", "csv:/no/such/file.csv"], "/no/such/file.csv"),
         (["--dataset", "mnist"], "mnist"),
         (["--method", "backprop"], "exact differentiable model"),
+        (["--set", "rule.lr=abc"], "PIBConfig.lr = 'abc' is invalid"),
+        (["--set", "rule.estimator=5"], "expects a table"),
+        (["--set", "substrate.g_max=1e400"], "must be a finite number"),
+        (["--seed", "99999999999999999999"], "seed"),
+        (["--out", ""], "must name a run folder"),
     ],
 )
 def test_bad_input_gives_one_clear_line_not_a_traceback(tmp_path, capsys, args, message):
-    code, _, stderr = run_cli(capsys, "train", *SMALL, *args, "--out", str(tmp_path / "x"))
+    code, _, stderr = run_cli(capsys, "train", *SMALL, "--out", str(tmp_path / "x"), *args)
     assert code == 2
     assert stderr.startswith("pnnkit: error:")
     assert message in stderr
@@ -167,3 +172,31 @@ def test_csv_dataset_with_named_label_column(tmp_path, capsys):
     )
     assert code == 0
     assert json.loads(stdout.strip().splitlines()[-1])["test_accuracy"] > 0.5
+
+
+def test_a_folder_with_stray_run_files_is_not_overwritten(tmp_path, capsys):
+    (tmp_path / "metrics.jsonl").write_text("precious\n")
+    code, _, stderr = run_cli(capsys, "train", *SMALL, "--out", str(tmp_path))
+    assert code == 2 and "metrics.jsonl" in stderr
+    assert (tmp_path / "metrics.jsonl").read_text() == "precious\n"
+
+
+def test_evaluation_never_changes_the_training_trajectory(tmp_path):
+    """Evaluation measures through the same noisy hardware; it must not shift training's noise."""
+    runs = []
+    for info_samples in (16, 64):
+        config = TrainConfig(
+            dataset="iris",
+            epochs=3,
+            hidden=[8],
+            batch_size=32,
+            info_samples=info_samples,
+            out=str(tmp_path / str(info_samples)),
+        )
+        trainer = Trainer(config)
+        trainer.train(progress=False)
+        runs.append(trainer)
+    a, b = (r.network.units[0].substrate for r in runs)
+    torch.testing.assert_close(a.conductance, b.conductance, rtol=0, atol=0)
+    assert [m["loss"] for m in runs[0].history] == [m["loss"] for m in runs[1].history]
+    assert runs[0].eval_counters.physical_queries < runs[1].eval_counters.physical_queries

@@ -144,7 +144,8 @@ def test_soft_bounds_saturate_and_conductance_stays_in_window():
     # G+ driven up, G- down: both close to (but, soft-bounded, not beyond) their bounds
     assert ((xbar.g_hi[0] - g[0]) / (xbar.g_hi[0] - xbar.g_lo[0])).max() < 0.05
     assert ((g[1] - xbar.g_lo[1]) / (xbar.g_hi[1] - xbar.g_lo[1])).max() < 0.05
-    assert xbar.counters.programming_pulses <= 40 * 2 * 4 * 7 * xbar.config().max_pulses
+    # every pulse train was capped: 40 updates x 2 devices x 4 x 7 pairs x max_pulses
+    assert xbar.counters.programming_pulses == 40 * 2 * 4 * 7 * xbar.config().max_pulses
 
 
 def test_step_shrinks_towards_the_bound():
@@ -202,3 +203,52 @@ def test_state_round_trip_reproduces_the_future():
 def test_same_seed_same_hardware_different_seed_different_hardware():
     assert torch.equal(Crossbar(4, 4, seed=1).conductance, Crossbar(4, 4, seed=1).conductance)
     assert not torch.equal(Crossbar(4, 4, seed=1).conductance, Crossbar(4, 4, seed=2).conductance)
+
+
+def test_step_asymmetry_makes_potentiation_and_depression_differ():
+    base = {"c2c_noise": 0.0, "d2d_step": 0.0, "d2d_bounds": 0.0, "init_spread": 0.0}
+    moved = {}
+    for a in (0.0, 0.5):
+        xbar = Crossbar(1, 1, seed=0, config=CrossbarConfig(**base, step_asymmetry=a))
+        pulse = 2 * xbar.gain * xbar.window / xbar.config().levels
+        g0 = xbar.conductance.clone()
+        xbar.program(torch.tensor([[pulse, 0.0]]))  # G+ potentiated, G- depressed, one pulse each
+        moved[a] = (xbar.conductance - g0)[:, 0, 0]
+    up, down = moved[0.5]
+    assert up == pytest.approx(1.5 * float(moved[0.0][0]), rel=1e-4)
+    assert down == pytest.approx(0.5 * float(moved[0.0][1]), rel=1e-4)
+
+
+def test_adc_quantises_outputs_to_its_levels():
+    config = CrossbarConfig(**{**QUIET, "adc_bits": 3, "adc_range": 1.0})  # 7 levels
+    xbar = Crossbar(6, 50, seed=0, config=config)
+    x = torch.rand(40, 6) - 1
+    x[:, 0] = -2.0  # abs-max input scale 2 in every row, so every row has the same levels
+    step = 7**0.5 / 3 * xbar.window * xbar.gain * 2  # ADC limit / (2^(bits-1) - 1) * scale
+    out = xbar.measure(x)
+    levels = torch.unique(torch.round(out / step, decimals=4))
+    assert len(levels) <= 7
+    torch.testing.assert_close(levels, torch.round(levels))
+
+
+def test_device_windows_only_shrink_by_the_configured_spread():
+    xbar = Crossbar(40, 40, seed=0, config=CrossbarConfig(d2d_bounds=0.1))
+    cfg = xbar.config()
+    assert (xbar.g_lo >= cfg.g_min).all() and (xbar.g_hi <= cfg.g_max).all()
+    shrink = 1 - ((xbar.g_hi - xbar.g_lo) / (cfg.g_max - cfg.g_min)).mean()
+    assert 0.13 < float(shrink) < 0.19  # 2 * 0.1 * E|N(0,1)| = 0.16
+    flat = Crossbar(4, 4, config=CrossbarConfig(d2d_bounds=0.0))
+    assert torch.all(flat.g_lo == cfg.g_min) and torch.all(flat.g_hi == cfg.g_max)
+
+
+def test_program_to_reports_the_error_of_its_final_read_back():
+    xbar = Crossbar(8, 4, seed=0, config=CrossbarConfig(read_noise=0.0))
+    target = torch.zeros(4, 9)
+    error = xbar.program_to(target, rounds=1)
+    assert error == pytest.approx(float(xbar.effective_weights().pow(2).mean().sqrt()), rel=1e-5)
+
+
+def test_loading_state_from_other_physics_is_refused():
+    state = Crossbar(3, 2, config=CrossbarConfig(levels=64)).state_dict()
+    with pytest.raises(ConfigError, match=r"levels = 64 \(here 32\)"):
+        Crossbar(3, 2, config=CrossbarConfig(levels=32)).load_state_dict(state)

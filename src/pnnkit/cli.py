@@ -115,7 +115,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             method=method,
             substrate=substrate,
             seed=args.seed,
-            epochs=args.epochs if args.epochs else TrainConfig().epochs,
+            epochs=TrainConfig().epochs if args.epochs is None else args.epochs,
             out=str(root / f"{method}-{substrate}"),
         )
         rows.append(train(config, progress=not args.quiet, overwrite=True))

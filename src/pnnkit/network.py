@@ -163,6 +163,11 @@ class PhysicalNetwork:
             raise ConfigError(
                 f"saved network has {len(state['units'])} units, this one {len(self.units)}"
             )
-        for unit, saved in zip(self.units, state["units"], strict=True):
+        for k, (unit, saved) in enumerate(zip(self.units, state["units"], strict=True)):
+            if saved["activation"] != unit.activation:
+                raise ConfigError(
+                    f"unit {k + 1}: saved activation {saved['activation']!r}, "
+                    f"this network has {unit.activation!r}"
+                )
             unit.substrate.load_state_dict(saved["substrate"])
         self.readout.load_state_dict(state["readout"])

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pnnkit.configtools import build, check_types
 from pnnkit.errors import ConfigError
 from pnnkit.learning import RULES, rule_config
 from pnnkit.network import ACTIVATIONS
@@ -55,11 +56,7 @@ class TrainConfig:
         def bad(name: str, allowed: str) -> ConfigError:
             return ConfigError(f"{name} = {getattr(self, name)!r} is invalid: {allowed}")
 
-        for name, kinds in _FIELD_TYPES.items():
-            value = getattr(self, name)
-            optional = name == "label_column" and value is None
-            if not optional and (isinstance(value, bool) or not isinstance(value, kinds)):
-                raise bad(name, f"must be of type {' or '.join(k.__name__ for k in kinds)}")
+        check_types(self)
         if not all(isinstance(w, int) and not isinstance(w, bool) for w in self.hidden):
             raise bad("hidden", "must be a non-empty list of positive integers, e.g. 256,256")
 
@@ -75,8 +72,10 @@ class TrainConfig:
             raise bad("epochs", "must be an integer >= 1")
         if self.batch_size < 2:
             raise bad("batch_size", "must be an integer >= 2 (the estimators compare samples)")
-        if self.seed < 0:
-            raise bad("seed", "must be an integer >= 0")
+        if not 0 <= self.seed < 2**32:
+            raise bad("seed", "must be an integer in [0, 2**32)")
+        if not self.out.strip():
+            raise bad("out", "must name a run folder")
         if not self.hidden or any(w < 1 for w in self.hidden):
             raise bad("hidden", "must be a non-empty list of positive integers, e.g. 256,256")
         if self.info_samples < 2:
@@ -95,13 +94,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
-        config = cls(**values)
-        config.validate()
-        return config
+        """Build from loose values (JSON, command line), coercing types, then validate."""
+        return build(cls, values)
 
     def with_overrides(self, assignments: list[str]) -> TrainConfig:
         """Apply ``KEY=VALUE`` strings: ``epochs=10``, ``rule.beta=20``, ``substrate.levels=128``.
@@ -129,24 +123,6 @@ class TrainConfig:
             else:
                 values[key] = value
         return TrainConfig.from_dict(values)
-
-
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "method": (str,),
-    "substrate": (str,),
-    "dataset": (str,),
-    "label_column": (str,),
-    "test_size": (float, int),
-    "epochs": (int,),
-    "batch_size": (int,),
-    "seed": (int,),
-    "hidden": (list,),
-    "activation": (str,),
-    "substrate_options": (dict,),
-    "rule_options": (dict,),
-    "info_samples": (int,),
-    "out": (str,),
-}
 
 
 def _parse_value(raw: str) -> Any:

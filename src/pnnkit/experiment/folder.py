@@ -39,17 +39,20 @@ class RunFolder:
         self.information_plane = self.path / "information_plane.png"
 
     def create(self, *, overwrite: bool = False) -> None:
-        """Make the folder; refuse to mix two runs in one folder unless ``overwrite``."""
-        if self.config.exists() and not overwrite:
+        """Make the folder. A folder holding any run file is refused unless ``overwrite``, and
+        only then are the old run files removed (nothing else in the folder is touched)."""
+        run_files = (self.config, self.metrics, self.summary, self.checkpoint)
+        existing = [p.name for p in run_files if p.exists()]
+        if existing and not overwrite:
             raise ConfigError(
-                f"{self.path} already holds a run (config.json exists); choose a new --out "
+                f"{self.path} already holds a run ({', '.join(existing)}); choose a new --out "
                 f"or pass --overwrite to replace it"
             )
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ConfigError(f"cannot create run folder {self.path}: {error}") from None
-        for old in (self.metrics, self.summary, self.checkpoint):
+        for old in run_files:
             old.unlink(missing_ok=True)
 
     def write_json(self, path: Path, values: dict[str, Any]) -> None:

@@ -12,21 +12,22 @@ import matplotlib.pyplot as plt
 
 
 def plot_learning_curves(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Training loss (left) and train/test accuracy (right) against epoch."""
+    """The rule's loss and the readout's cross-entropy (left, own axes: their scales differ) and
+    train/test accuracy (right) against epoch."""
     epochs = [m["epoch"] for m in metrics]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, [m["loss"] for m in metrics], label="rule loss")
-    ax_loss.plot(epochs, [m["readout_loss"] for m in metrics], label="readout cross-entropy")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    ax_loss.plot(epochs, [m["loss"] for m in metrics], color="C0")
     ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("loss")
-    ax_loss.legend()
+    ax_loss.set_ylabel("rule loss (sum over units)", color="C0")
+    ax_ce = ax_loss.twinx()
+    ax_ce.plot(epochs, [m["readout_loss"] for m in metrics], color="C1")
+    ax_ce.set_ylabel("readout cross-entropy", color="C1")
     ax_acc.plot(epochs, [m["train_accuracy"] for m in metrics], label="train")
     ax_acc.plot(epochs, [m["test_accuracy"] for m in metrics], label="test")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy")
     ax_acc.legend()
     fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -35,7 +36,9 @@ def plot_information_plane(metrics: list[dict[str, Any]], path: Path, title: str
     """I(X;T_k) against I(T_k;Y) for every unit, one point per epoch, coloured by epoch."""
     units = len(metrics[0]["info_i_xt"])
     epochs = [m["epoch"] for m in metrics]
-    fig, axes = plt.subplots(1, units, figsize=(4.5 * units, 4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, units, figsize=(4.5 * units + 1, 4), squeeze=False, layout="constrained"
+    )
     for k, ax in enumerate(axes[0]):
         i_xt = [m["info_i_xt"][k] for m in metrics]
         i_ty = [m["info_i_ty"][k] for m in metrics]

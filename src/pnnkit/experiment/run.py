@@ -23,17 +23,23 @@ from pnnkit.physics import Counters
 
 
 @contextmanager
-def counted_apart(network: PhysicalNetwork, tally: Counters) -> Iterator[None]:
-    """Run evaluation without charging it to training: its costs go to ``tally`` instead."""
-    saved = [dataclasses.replace(u.substrate.counters) for u in network.units]
+def evaluation_apart(network: PhysicalNetwork, tally: Counters) -> Iterator[None]:
+    """Evaluate without touching training: the costs go to ``tally`` instead of the training
+    counters, and every substrate's random stream is restored afterwards, so how often and on
+    how much one evaluates never changes the training trajectory."""
+    saved = [
+        (dataclasses.replace(u.substrate.counters), u.substrate.generator.get_state())
+        for u in network.units
+    ]
     try:
         yield
     finally:
-        for unit, before in zip(network.units, saved, strict=True):
+        for unit, (before, rng) in zip(network.units, saved, strict=True):
             spent = unit.substrate.counters - before
             for name, value in spent.as_dict().items():
                 setattr(tally, name, getattr(tally, name) + value)
             unit.substrate.counters = before
+            unit.substrate.generator.set_state(rng)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:
@@ -117,7 +123,7 @@ class Trainer:
                 stats = self.rule.train_step(data.x_train[index], data.y_train[index])
                 sums["loss"] += stats.loss / len(order)
                 sums["readout_loss"] += stats.readout_loss / len(order)
-            with counted_apart(self.network, self.eval_counters):
+            with evaluation_apart(self.network, self.eval_counters):
                 train_acc = accuracy(self.network, data.x_train, data.y_train)
                 test_acc = accuracy(self.network, data.x_test, data.y_test)
                 i_xt, i_ty = information_plane(self.network, self.estimator, x_info, y_info)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pnnkit.configtools import build
 from pnnkit.errors import ConfigError
 from pnnkit.learning.backprop import Backprop
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
@@ -22,26 +23,7 @@ def rule_config(method: str, values: dict[str, Any] | None = None) -> RuleConfig
     """The typed, validated config of ``method`` with ``values`` overriding its defaults."""
     if method not in RULES:
         raise ConfigError(f"unknown method {method!r}; choices: {sorted(RULES)}")
-    config_class = RULES[method][1]
-    values = dict(values or {})
-    estimator = values.pop("estimator", None)
-    fields = set(config_class.__dataclass_fields__)
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise ConfigError(
-            f"unknown setting(s) {unknown} for method {method!r}; known: {sorted(fields)}"
-        )
-    config = config_class(**values)
-    if estimator is not None:
-        if not isinstance(config, PIBConfig):
-            raise ConfigError(f"method {method!r} has no estimator settings")
-        known = set(BottleneckEstimator.__dataclass_fields__)
-        bad = sorted(set(estimator) - known)
-        if bad:
-            raise ConfigError(f"unknown estimator setting(s) {bad}; known: {sorted(known)}")
-        config.estimator = BottleneckEstimator(**estimator)
-    config.validate()
-    return config
+    return build(RULES[method][1], values or {})
 
 
 def make_rule(

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
+from pnnkit.configtools import check_types
 from pnnkit.errors import ConfigError
 from pnnkit.learning.optim import OPTIMIZERS, cosine_lr
 from pnnkit.network import PhysicalNetwork
@@ -42,6 +43,7 @@ class RuleConfig:
     schedule: str = "cosine"
 
     def validate(self) -> None:
+        check_types(self)
         if not self.lr > 0:
             raise ConfigError(f"lr = {self.lr!r} is invalid: must be > 0")
         if not self.readout_lr > 0:

@@ -22,20 +22,15 @@ class UpdateRule:
     """``delta = -lr * direction(grad)`` for one parameter tensor.
 
     ``adam``: Kingma & Ba, ICLR 2015 (bias-corrected first and second moments); the moments are
-    kept digitally, two floats per device. ``sgd``: plain or with heavy-ball ``momentum``.
+    kept digitally, two floats per parameter. ``sgd``: plain stochastic gradient descent.
     """
 
     def __init__(
-        self,
-        kind: str = "adam",
-        *,
-        betas: tuple[float, float] = (0.9, 0.999),
-        momentum: float = 0.0,
-        eps: float = 1e-8,
+        self, kind: str = "adam", *, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
     ) -> None:
         if kind not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {kind!r}; choices: {list(OPTIMIZERS)}")
-        self.kind, self.betas, self.momentum, self.eps = kind, betas, momentum, eps
+        self.kind, self.betas, self.eps = kind, betas, eps
         self.steps = 0
         self.m: Tensor | None = None
         self.v: Tensor | None = None
@@ -43,14 +38,11 @@ class UpdateRule:
     def delta(self, grad: Tensor, lr: float) -> Tensor:
         """The requested change for this step's gradient at learning rate ``lr``."""
         self.steps += 1
-        if self.m is None:
+        if self.kind == "sgd":
+            return -lr * grad
+        if self.m is None or self.v is None:
             self.m = torch.zeros_like(grad)
             self.v = torch.zeros_like(grad)
-        if self.kind == "sgd":
-            if self.momentum == 0:
-                return -lr * grad
-            self.m.mul_(self.momentum).add_(grad)
-            return -lr * self.m
         b1, b2 = self.betas
         self.m.mul_(b1).add_(grad, alpha=1 - b1)
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)

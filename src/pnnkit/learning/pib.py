@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pnnkit.configtools import check_types
 from pnnkit.errors import ConfigError
 from pnnkit.info import (
     gaussian_gram,
@@ -63,6 +64,7 @@ class BottleneckEstimator:
     x_sigma2: float = 0.5
 
     def validate(self) -> None:
+        check_types(self)
         for name in ("alpha", "sigma2", "x_sigma2"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} = {getattr(self, name)!r} is invalid: must be > 0")
@@ -107,12 +109,10 @@ class PIBConfig(RuleConfig):
     compress_against: str = "input"
     estimator: BottleneckEstimator = field(default_factory=BottleneckEstimator)
 
-    def __post_init__(self) -> None:
-        if isinstance(self.estimator, dict):  # loaded from a saved config
-            self.estimator = BottleneckEstimator(**self.estimator)
-
     def validate(self) -> None:
         super().validate()
+        if not isinstance(self.estimator, BottleneckEstimator):
+            raise ConfigError(f"estimator = {self.estimator!r} is invalid: must be a table")
         if not self.beta > 0:
             raise ConfigError(f"beta = {self.beta!r} is invalid: must be > 0")
         if not self.gamma >= 0:

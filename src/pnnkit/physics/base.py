@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from pnnkit.configtools import build, check_types
 from pnnkit.errors import ConfigError, MeasurementError, ShapeError
 
 
@@ -42,7 +43,9 @@ class Counters:
 
     ``physical_queries`` counts samples x passes (a batch of 256 measured once is 256 queries);
     ``passes`` counts calls to :meth:`Substrate.measure`; ``device_writes`` counts devices that
-    received at least one programming pulse in an update; ``programming_pulses`` counts pulses;
+    received at least one programming pulse in an update (a crossbar weight is a pair of
+    devices; stuck devices count, the pulses were sent); digital substrates count each changed
+    parameter as one write and one pulse; ``programming_pulses`` counts pulses;
     ``parameter_reads`` counts full read-backs of the parameter array.
     """
 
@@ -73,23 +76,17 @@ class SubstrateConfig:
     """Base of every substrate's typed config: dict round-trip and validation helpers."""
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the field if a value is out of range."""
+        """Raise :class:`ConfigError` naming the field if a value is of the wrong type or out of
+        range. Subclasses extend this (calling ``super().validate()`` first)."""
+        check_types(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SubstrateConfig:
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ConfigError(
-                f"unknown {cls.__name__} field(s) {unknown}; known fields: {sorted(known)}"
-            )
-        coerced = {name: _coerce(cls.__name__, known[name], v) for name, v in values.items()}
-        config = cls(**coerced)
-        config.validate()
-        return config
+        """Build from loose values (strings from a command line included), then validate."""
+        return build(cls, values)
 
     # Small validation helpers shared by all configs, so every message has the same shape.
     def _require(self, name: str, ok: bool, allowed: str) -> None:
@@ -98,27 +95,6 @@ class SubstrateConfig:
             raise ConfigError(
                 f"{type(self).__name__}.{name} = {value!r} is invalid: must be {allowed}"
             )
-
-
-def _coerce(owner: str, f: dataclasses.Field, value: Any) -> Any:
-    """Coerce ``value`` to the field's declared scalar type, with an error naming the field."""
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    try:
-        if kind == "float":
-            return float(value)
-        if kind == "int":
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value)
-        if kind == "bool":
-            if isinstance(value, str):
-                if value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
-                    raise ValueError
-                return value.lower() in {"true", "1", "yes"}
-            return bool(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{owner}.{f.name} = {value!r} is not a valid {kind}") from None
-    return value
 
 
 class Substrate(ABC):
@@ -187,19 +163,19 @@ class Substrate(ABC):
     def program_to(self, target: Tensor, *, rounds: int = 8, tolerance: float = 0.0) -> float:
         """Closed-loop write-and-verify: read back, program the difference, repeat.
 
-        Stops after ``rounds`` rounds or when the largest error is below ``tolerance``.
-        Returns the final root-mean-square error between target and read-back parameters.
+        Stops after ``rounds`` programming rounds or when the largest error is at most
+        ``tolerance``. Returns the root-mean-square error of the final read-back (which, on
+        hardware with read noise, includes that noise).
         """
         self._check_parameters("target", target)
         target = target.detach()
-        error = float("inf")
+        residual = target - self.read_parameters()
         for _ in range(rounds):
-            residual = target - self.read_parameters()
-            error = float(residual.pow(2).mean().sqrt())
             if float(residual.abs().max()) <= tolerance:
                 break
             self.program(residual)
-        return error
+            residual = target - self.read_parameters()
+        return float(residual.pow(2).mean().sqrt())
 
     def twin(self) -> Callable[[Tensor, Tensor], Tensor] | None:
         """A differentiable model ``z = twin(x, params)`` of this substrate, or ``None``.
@@ -237,6 +213,8 @@ class Substrate(ABC):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; the saved substrate must have this one's kind, shape
+        and config (physics from one config must not be loaded into another)."""
         saved = state["describe"]
         if (saved["name"], saved["in_features"], saved["out_features"]) != (
             self.name,
@@ -247,6 +225,13 @@ class Substrate(ABC):
                 f"saved substrate {saved['name']} {saved['in_features']}x"
                 f"{saved['out_features']} does not match this {self.name} "
                 f"{self.in_features}x{self.out_features}"
+            )
+        mine = self.config().to_dict()
+        differ = sorted(k for k in mine if saved["config"].get(k) != mine[k])
+        if differ:
+            raise ConfigError(
+                f"saved {self.name} substrate was built with other settings: "
+                + ", ".join(f"{k} = {saved['config'].get(k)!r} (here {mine[k]!r})" for k in differ)
             )
         self.counters.load(state["counters"])
         self.generator.set_state(state["generator"])

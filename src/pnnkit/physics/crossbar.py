@@ -56,9 +56,11 @@ class CrossbarConfig(SubstrateConfig):
             ``(g_max - g_min) / levels``. 32-64 levels are routinely reported for analog RRAM
             in arrays; thousands have been shown with careful tuning (Rao et al., Nature
             615:823, 2023). Default 64 (6 bits).
-        d2d_bounds: device-to-device relative std of each device's ``g_lo``/``g_hi``
-            around the nominal window (10%; device variability of that order is common in
-            HfOx arrays, and aihwkit's ReRAM presets fitted to Gong et al. 2018 use more).
+        d2d_bounds: device-to-device spread of each device's own window: ``g_lo`` is raised
+            and ``g_hi`` lowered by ``|N(0, d2d_bounds)|`` times the nominal window (so
+            windows only shrink, by about 16% on average at the default 10%; variability of
+            that order is common in HfOx arrays, and aihwkit's ReRAM presets fitted to Gong
+            et al. 2018 use more).
         d2d_step: device-to-device relative std of the pulse step (30%: the resistive
             processing unit specification of Gokmen & Vlasov, Front. Neurosci. 10:333, 2016,
             and the fitted ReRAM variability of Gong et al., Nat. Commun. 9:2102, 2018).
@@ -103,6 +105,7 @@ class CrossbarConfig(SubstrateConfig):
     stuck_at_max_fraction: float = 0.0
 
     def validate(self) -> None:
+        super().validate()
         self._require("g_min", self.g_min >= 0, ">= 0 (uS)")
         self._require("g_max", self.g_max > self.g_min, f"> g_min = {self.g_min} (uS)")
         self._require("levels", self.levels >= 2, "an integer >= 2")
@@ -213,9 +216,8 @@ class Crossbar(Substrate):
     def _program(self, delta: Tensor) -> None:
         cfg = self._config
         # Requested conductance change per device of the pair, in uS.
-        dg = (delta.to(self.conductance.dtype) / self.gain / 2).unsqueeze(0) * torch.tensor(
-            [1.0, -1.0]
-        ).view(2, 1, 1)
+        half = delta.to(self.conductance.dtype) / self.gain / 2
+        dg = torch.stack([half, -half])
         nominal_step = self.window / cfg.levels
         exact = dg.abs() / nominal_step
         floor = exact.floor()

@@ -23,6 +23,7 @@ class IdealConfig(SubstrateConfig):
     init_scale: float = 1.0
 
     def validate(self) -> None:
+        super().validate()
         self._require("init_scale", self.init_scale > 0, "> 0")
 
 
