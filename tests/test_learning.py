@@ -220,3 +220,16 @@ def test_bottleneck_terms_are_the_two_mutual_informations(alpha):
     t_gram = est.output_gram(t)
     torch.testing.assert_close(i_xt, mutual_information(x_gram, t_gram, alpha))
     torch.testing.assert_close(i_ty, mutual_information(t_gram, y_gram, alpha))
+
+
+def test_data_driven_kernel_width_rules():
+    t = torch.relu(torch.randn(30, 5, generator=torch.Generator().manual_seed(0)))
+    fixed = BottleneckEstimator(sigma2=0.5).output_gram(t)
+    median = BottleneckEstimator(sigma2=1.0, width_rule="median").output_gram(t)
+    directions = torch.nn.functional.normalize(t, dim=1)
+    sigma = torch.pdist(directions).median()  # odd count of pairs: the exact middle value
+    expected = torch.exp(-(torch.cdist(directions, directions) ** 2) / (2 * sigma**2)) / 30
+    torch.testing.assert_close(median, expected, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(fixed, median)
+    with pytest.raises(ConfigError, match="width_rule = 'widest'"):
+        rule_config("pib", {"estimator": {"width_rule": "widest"}})
