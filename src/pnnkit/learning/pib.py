@@ -55,8 +55,8 @@ class BottleneckEstimator:
     Length normalisation makes the width independent of the output scale, which on hardware
     changes with gain, drift and faults. ``x_sigma2``: the same for the network input.
     ``alpha``: Renyi order. 0.5 is the default because it trained best on digits (measured
-    in docs/BENCHMARKS.md: alpha 3 / 2 / 1 / 0.5 gave about 94.8 / 95.5 / 96.1 / 96.4% with
-    the other defaults on the ideal substrate); lower orders weigh the small eigenvalues of
+    in docs/BENCHMARKS.md: alpha 3 / 2 / 1 / 0.5 gave 94.8 / 95.5 / 96.0 / 96.2% at lr 1e-3 on
+    the ideal substrate, seeds 0-2); lower orders weigh the small eigenvalues of
     the Gram matrix more, which keeps within-class spread instead of collapsing each class
     to a point. alpha = 2 is the fast path (Frobenius norm, no eigendecomposition).
     ``width_rule``: ``fixed`` (the widths above) or a data-driven rule of
@@ -114,8 +114,9 @@ class PIBConfig(RuleConfig):
     """Settings of :class:`PIB`.
 
     ``lr``: 3e-4 (Adam on the requested changes; 1e-3 lost about half a point on digits).
-    ``beta``: weight of the relevance term ``I(T;Y)`` (10 was best in pib.md; 3 lost a point).
-    ``gamma``: weight of the compression term ``I(X;T)``.
+    ``beta``: weight of the relevance term ``I(T;Y)`` (10; at alpha 0.5, 3 did as well and 30
+    was half a point worse; at alpha 2 the first prototype lost a point with 3).
+    ``gamma``: weight of the compression term ``I(X;T)`` (1; 0 did as well on digits).
     ``compress_against``: ``input`` (X is the network input) or ``unit_input`` (X is the
     unit's own input ``h_{k-1}``). ``estimator``: kernel widths and Renyi order.
     """
