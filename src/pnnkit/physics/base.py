@@ -1,10 +1,18 @@
 """The substrate protocol: the small interface every physical system implements.
 
-A substrate is one programmable physical layer (a crossbar, a photonic mesh, a lab instrument)
-mapping an input batch ``x`` of shape ``(n, in_features)`` to a measured output of shape
-``(n, out_features)``. Its *effective parameters* are a weight matrix of shape
-``(out_features, in_features + 1)``; the last column is the bias, driven by a constant input
-line (on a crossbar: an extra row held at a fixed voltage).
+A substrate is one physical layer (a crossbar, a scattering medium, a photonic mesh, a lab
+instrument) mapping an input batch ``x`` of shape ``(n, in_features)`` to a measured output of
+shape ``(n, out_features)``. Two kinds share the protocol:
+
+* **linear stages** (``linear = True``: ``ideal``, ``crossbar``): the effective parameters are a
+  weight matrix of shape ``(out_features, in_features + 1)`` whose last column is the bias,
+  driven by a constant input line, and ``z = W [x, 1]``. Local rules update them with exact
+  outer products (route (a) of docs/pib.md).
+* **physics** (``linear = False``: optics, waves, measured systems, instruments): a fixed
+  transform, possibly with physical parameters that have no linear handle (phases, drive
+  amplitudes), of any :meth:`Substrate.parameter_shape` (``(0,)`` when nothing is
+  programmable). Units put a linear stage after them (route (b)); their own parameters can
+  only be trained by zeroth-order estimates (route (c)).
 
 Everything a learning rule may do to hardware goes through five calls, kept as small as
 gymnasium's ``Env``:
@@ -111,6 +119,8 @@ class Substrate(ABC):
     config_class: ClassVar[type[SubstrateConfig]]
     #: True when :meth:`twin` reproduces :meth:`measure` exactly (no noise, no quantisation)
     exact_twin: ClassVar[bool] = False
+    #: True for linear stages: parameters ``(out, in + 1)`` and ``z = W [x, 1]``
+    linear: ClassVar[bool] = False
 
     def __init__(self, in_features: int, out_features: int, *, seed: int = 0) -> None:
         if in_features < 1 or out_features < 1:
@@ -154,7 +164,7 @@ class Substrate(ABC):
             self._program(delta.detach())
 
     def read_parameters(self) -> Tensor:
-        """Read the effective parameters back, ``(out_features, in_features + 1)``."""
+        """Read the effective parameters back (shape :meth:`parameter_shape`)."""
         with torch.no_grad():
             params = self._read_parameters()
         self.counters.parameter_reads += 1
@@ -184,7 +194,8 @@ class Substrate(ABC):
         """
         return None
 
-    def parameter_shape(self) -> tuple[int, int]:
+    def parameter_shape(self) -> tuple[int, ...]:
+        """Shape of the programmable parameters: ``(out, in + 1)`` for a linear stage."""
         return (self.out_features, self.in_features + 1)
 
     def config(self) -> SubstrateConfig:
@@ -270,8 +281,8 @@ class Substrate(ABC):
     def _check_parameters(self, what: str, value: Tensor) -> None:
         if tuple(value.shape) != self.parameter_shape():
             raise ShapeError(
-                f"{self.name}: {what} must have shape {self.parameter_shape()} "
-                f"(out_features, in_features + 1 bias column), got {tuple(value.shape)}"
+                f"{self.name}: {what} must have shape {self.parameter_shape()}, "
+                f"got {tuple(value.shape)}"
             )
         if not torch.isfinite(value).all():
             raise MeasurementError(f"{self.name}: {what} contains NaN or Inf")

@@ -142,6 +142,7 @@ class Crossbar(Substrate):
     """A memristive crossbar array with differential pairs; see the module docstring."""
 
     name = "crossbar"
+    linear = True
     config_class = CrossbarConfig
 
     def __init__(

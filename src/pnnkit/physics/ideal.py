@@ -32,6 +32,7 @@ class IdealLinear(Substrate):
     """``z = W [x, 1]``, exactly: no noise, no quantisation, programs land exactly."""
 
     name = "ideal"
+    linear = True
     config_class = IdealConfig
     exact_twin = True
 
