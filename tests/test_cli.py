@@ -67,10 +67,8 @@ def test_checkpoint_holds_the_hardware_state_and_loads_weights_only(tmp_path):
     trainer = Trainer(config)
     trainer.train(progress=False)
     state = torch.load(trainer.folder.checkpoint, weights_only=True)
-    physical = state["network"]["units"][0]["substrate"]["physical"]
-    torch.testing.assert_close(
-        physical["conductance"], trainer.network.units[0].substrate.conductance
-    )
+    physical = state["network"]["units"][0]["stage"]["physical"]
+    torch.testing.assert_close(physical["conductance"], trainer.network.units[0].stage.conductance)
     assert physical["stuck_min"].float().mean() > 0
     assert state["epoch"] == 2
     assert state["config"]["substrate_options"]["stuck_at_min_fraction"] == 0.1
@@ -196,7 +194,7 @@ def test_evaluation_never_changes_the_training_trajectory(tmp_path):
         trainer = Trainer(config)
         trainer.train(progress=False)
         runs.append(trainer)
-    a, b = (r.network.units[0].substrate for r in runs)
+    a, b = (r.network.units[0].stage for r in runs)
     torch.testing.assert_close(a.conductance, b.conductance, rtol=0, atol=0)
     assert [m["loss"] for m in runs[0].history] == [m["loss"] for m in runs[1].history]
     assert runs[0].eval_counters.physical_queries < runs[1].eval_counters.physical_queries

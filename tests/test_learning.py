@@ -72,8 +72,8 @@ def test_pib_never_measures_with_autograd_and_never_feeds_a_graph_downstream():
     for _ in range(3):
         rule.train_step(x.requires_grad_(True), y)
     for unit in net.units:
-        assert unit.substrate.grad_enabled_during_measure == [False] * 3
-        assert unit.substrate.input_required_grad == [False] * 3
+        assert unit.stage.grad_enabled_during_measure == [False] * 3
+        assert unit.stage.input_required_grad == [False] * 3
 
 
 def test_no_gradient_flows_between_units():
@@ -83,10 +83,10 @@ def test_no_gradient_flows_between_units():
     for scale in (1.0, -50.0):
         net = spy_network()
         with torch.no_grad():
-            net.units[1].substrate.weight *= scale
+            net.units[1].stage.weight *= scale
         PIB(net, sgd_pib(), total_steps=1).train_step(x, y)
-        first.append(net.units[0].substrate.deltas[0])
-        second.append(net.units[1].substrate.deltas[0])
+        first.append(net.units[0].stage.deltas[0])
+        second.append(net.units[1].stage.deltas[0])
     torch.testing.assert_close(first[0], first[1], rtol=0, atol=0)
     # ... while unit 2's own update does depend on what it holds
     assert not torch.allclose(second[0], second[1])
@@ -99,7 +99,7 @@ def test_outer_product_update_is_the_exact_local_gradient(compress_against):
     x, y = batch(n=24)
     net = spy_network()
     config = sgd_pib(compress_against=compress_against)
-    weights = [u.substrate.read_parameters() for u in net.units]
+    weights = [u.stage.read_parameters() for u in net.units]
     PIB(net, config, total_steps=1).train_step(x, y)
     est = config.estimator
     y_gram = est.label_gram(y, 3)
@@ -111,7 +111,7 @@ def test_outer_product_update_is_the_exact_local_gradient(compress_against):
         i_xt, i_ty = est.terms(x_gram, t, y_gram)
         loss = config.gamma * i_xt - config.beta * i_ty
         (grad,) = torch.autograd.grad(loss, w)
-        torch.testing.assert_close(unit.substrate.deltas[0], -config.lr * grad)
+        torch.testing.assert_close(unit.stage.deltas[0], -config.lr * grad)
         h = t.detach()
 
 
@@ -138,7 +138,7 @@ def test_pib_learns_a_separable_problem_on_ideal_units():
 def test_backprop_matches_torch_autograd_on_the_same_mlp():
     x, y = batch()
     net = PhysicalNetwork.build("ideal", 6, [12, 8], 3, seed=0)
-    w = [u.substrate.read_parameters() for u in net.units]
+    w = [u.stage.read_parameters() for u in net.units]
     reference = torch.nn.Sequential(
         torch.nn.Linear(6, 12), torch.nn.ReLU(), torch.nn.Linear(12, 8), torch.nn.ReLU()
     )
@@ -159,7 +159,7 @@ def test_backprop_matches_torch_autograd_on_the_same_mlp():
     stats = Backprop(net, config, total_steps=1).train_step(x, y)
     assert stats.loss == pytest.approx(float(loss.detach()))
     for unit, layer in zip(net.units, [reference[0], reference[2]], strict=False):
-        got = unit.substrate.read_parameters()
+        got = unit.stage.read_parameters()
         torch.testing.assert_close(got[:, :-1], layer.weight.detach())
         torch.testing.assert_close(got[:, -1], layer.bias.detach())
 

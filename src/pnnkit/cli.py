@@ -29,7 +29,15 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     parser.add_argument("--method", default=d.method, help=f"learning rule (default {d.method})")
     parser.add_argument(
-        "--substrate", default=d.substrate, help=f"physics of the units (default {d.substrate})"
+        "--substrate",
+        default=d.substrate,
+        help=f"physics of the units (default {d.substrate}); a non-linear one (scattering, "
+        "mzi, ...) is followed in each unit by a trainable --stage",
+    )
+    parser.add_argument(
+        "--stage",
+        default=d.stage,
+        help=f"linear stage after non-linear physics: ideal or crossbar (default {d.stage})",
     )
     parser.add_argument("--dataset", default=d.dataset, help="digits (default), iris, or csv:PATH")
     parser.add_argument("--label-column", default=None, help="label column of a CSV dataset")
@@ -68,6 +76,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     config = TrainConfig(
         method=args.method,
         substrate=args.substrate,
+        stage=args.stage,
         dataset=args.dataset,
         label_column=args.label_column,
         epochs=args.epochs,

@@ -1,7 +1,8 @@
 """Units and networks: physical layers with their periphery, chained, with a digital readout.
 
-A :class:`Unit` is one substrate followed by a known element-wise periphery ``t = f(z)`` (a
-rectifier or a saturating amplifier after the ADC). A :class:`PhysicalNetwork` chains units, the
+A :class:`Unit` is an optional fixed physical system, then a linear stage (crossbar or digital),
+then a known element-wise periphery ``t = f(z)`` (a rectifier or a saturating amplifier after
+the ADC). A :class:`PhysicalNetwork` chains units, the
 measured output of unit ``k`` driving unit ``k + 1``, and ends in a digital linear readout to class
 scores. The readout sees the last output normalised to unit length: the bottleneck's kernel
 compares outputs by direction (see :class:`pnnkit.learning.pib.BottleneckEstimator`), so that is
@@ -21,7 +22,7 @@ from torch import Tensor
 
 from pnnkit.errors import ConfigError, MeasurementError
 from pnnkit.info import unit_normalize
-from pnnkit.physics import Counters, Substrate, make_substrate
+from pnnkit.physics import SUBSTRATES, Counters, Substrate, make_substrate
 
 
 def _relu_grad(z: Tensor) -> Tensor:
@@ -42,26 +43,65 @@ ACTIVATIONS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tens
 
 
 @dataclass
-class Unit:
-    """A physical layer: ``t = f(measure(h))``."""
+class UnitOutput:
+    """What one pass through a unit measured: ``p`` the input to the linear stage (the physics'
+    measured output, or the unit input when there is no physics), ``z`` the stage's measured
+    output and ``t = f(z)`` the unit's output."""
 
-    substrate: Substrate
+    p: Tensor
+    z: Tensor
+    t: Tensor
+
+
+@dataclass
+class Unit:
+    """A physical layer: ``t = f(stage(physics(h)))``.
+
+    ``stage`` is a linear substrate (``z = W [p, 1]``: a crossbar or a digital layer) that local
+    rules train with exact outer products; ``physics`` is an optional fixed physical system in
+    front of it (a scattering medium, a photonic mesh, an instrument, ...), which needs no model
+    (route (b) of docs/pib.md). A stage followed by physics is the same chain with the physics
+    attached to the next unit.
+    """
+
+    stage: Substrate
     activation: str = "relu"
+    physics: Substrate | None = None
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
             raise ConfigError(
                 f"unknown activation {self.activation!r}; choices: {sorted(ACTIVATIONS)}"
             )
-
-    def measure(self, h: Tensor) -> tuple[Tensor, Tensor]:
-        """One physical pass. Returns the measured pre-activation ``z`` and the output ``f(z)``."""
-        z = self.substrate.measure(h)
-        if not torch.isfinite(z).all():
-            raise MeasurementError(
-                f"{self.substrate.name} substrate returned NaN or Inf in a measurement"
+        if not self.stage.linear:
+            raise ConfigError(
+                f"the stage of a unit must be a linear substrate (ideal, crossbar), "
+                f"got {self.stage.name!r}; put other physics in front of it as `physics`"
             )
-        return z, self.f(z)
+        if self.physics is not None and self.physics.out_features != self.stage.in_features:
+            raise ConfigError(
+                f"{self.physics.name} gives {self.physics.out_features} outputs but the "
+                f"{self.stage.name} stage takes {self.stage.in_features} inputs"
+            )
+
+    @property
+    def substrates(self) -> list[Substrate]:
+        """The unit's hardware, in signal order."""
+        return [self.stage] if self.physics is None else [self.physics, self.stage]
+
+    @property
+    def in_features(self) -> int:
+        return self.substrates[0].in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.stage.out_features
+
+    def measure(self, h: Tensor) -> UnitOutput:
+        """One physical pass through the unit (a pass per substrate it holds)."""
+        p = h if self.physics is None else _checked(self.physics, self.physics.measure(h))
+        z = _checked(self.stage, self.stage.measure(p))
+        return UnitOutput(p, z, self.f(z))
 
     def f(self, z: Tensor) -> Tensor:
         return ACTIVATIONS[self.activation][0](z)
@@ -69,9 +109,11 @@ class Unit:
     def f_prime(self, z: Tensor) -> Tensor:
         return ACTIVATIONS[self.activation][1](z)
 
-    @property
-    def out_features(self) -> int:
-        return self.substrate.out_features
+
+def _checked(substrate: Substrate, out: Tensor) -> Tensor:
+    if not torch.isfinite(out).all():
+        raise MeasurementError(f"{substrate.name} substrate returned NaN or Inf in a measurement")
+    return out
 
 
 class PhysicalNetwork:
@@ -81,10 +123,10 @@ class PhysicalNetwork:
         if not units:
             raise ConfigError("a network needs at least one unit")
         for a, b in itertools.pairwise(units):
-            if a.out_features != b.substrate.in_features:
+            if a.out_features != b.in_features:
                 raise ConfigError(
                     f"unit widths do not chain: {a.out_features} outputs feed "
-                    f"{b.substrate.in_features} inputs"
+                    f"{b.in_features} inputs"
                 )
         self.units = list(units)
         generator = torch.Generator().manual_seed(seed)
@@ -104,28 +146,51 @@ class PhysicalNetwork:
         *,
         activation: str = "relu",
         substrate_config: dict[str, Any] | None = None,
+        stage: str = "ideal",
+        stage_config: dict[str, Any] | None = None,
         seed: int = 0,
     ) -> PhysicalNetwork:
-        """Units of the given widths on one kind of substrate; unit ``k`` seeded ``seed*1000+k``."""
+        """Units of the given widths. A linear ``substrate`` (ideal, crossbar) is each unit's
+        stage; any other substrate is each unit's physics (``in -> width``), followed by a
+        ``stage`` substrate (``width -> width``). Unit ``k``'s hardware is seeded from
+        ``seed * 1000 + k`` (physics and stage with different offsets)."""
         if not widths or any(w < 1 for w in widths):
             raise ConfigError(f"hidden widths must be a non-empty list of positive ints: {widths}")
-        sizes = [in_features, *widths]
-        units = [
-            Unit(
-                make_substrate(
-                    substrate, n_in, n_out, seed=seed * 1000 + k, config=substrate_config
-                ),
-                activation,
-            )
-            for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
-        ]
+        if substrate not in SUBSTRATES:
+            raise ConfigError(f"unknown substrate {substrate!r}; choices: {sorted(SUBSTRATES)}")
+        linear = SUBSTRATES[substrate].linear
+        units, n_in = [], in_features
+        for k, width in enumerate(widths):
+            unit_seed = seed * 1000 + k
+            if linear:
+                unit = Unit(
+                    make_substrate(substrate, n_in, width, seed=unit_seed, config=substrate_config),
+                    activation,
+                )
+            else:
+                physics = make_substrate(
+                    substrate, n_in, width, seed=unit_seed, config=substrate_config
+                )
+                unit = Unit(
+                    make_substrate(
+                        stage,
+                        physics.out_features,
+                        width,
+                        seed=unit_seed + 500,
+                        config=stage_config,
+                    ),
+                    activation,
+                    physics,
+                )
+            units.append(unit)
+            n_in = width
         return cls(units, num_classes, seed=seed)
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        """Measured outputs ``t_k`` of every unit for input ``x`` (one pass per unit)."""
+        """Measured outputs ``t_k`` of every unit for input ``x``."""
         outputs, h = [], x
         for unit in self.units:
-            _, h = unit.measure(h)
+            h = unit.measure(h).t
             outputs.append(h)
         return outputs
 
@@ -142,17 +207,25 @@ class PhysicalNetwork:
         ]
         return torch.cat(preds)
 
+    def substrates(self) -> list[Substrate]:
+        """All hardware of the network, in signal order."""
+        return [s for unit in self.units for s in unit.substrates]
+
     def counters(self) -> Counters:
         """Costs summed over all units."""
         total = Counters()
-        for unit in self.units:
-            total = total + unit.substrate.counters
+        for substrate in self.substrates():
+            total = total + substrate.counters
         return total
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "units": [
-                {"activation": u.activation, "substrate": u.substrate.state_dict()}
+                {
+                    "activation": u.activation,
+                    "stage": u.stage.state_dict(),
+                    "physics": None if u.physics is None else u.physics.state_dict(),
+                }
                 for u in self.units
             ],
             "readout": self.readout.state_dict(),
@@ -169,5 +242,9 @@ class PhysicalNetwork:
                     f"unit {k + 1}: saved activation {saved['activation']!r}, "
                     f"this network has {unit.activation!r}"
                 )
-            unit.substrate.load_state_dict(saved["substrate"])
+            if (saved["physics"] is None) != (unit.physics is None):
+                raise ConfigError(f"unit {k + 1}: saved and current units differ in physics")
+            unit.stage.load_state_dict(saved["stage"])
+            if unit.physics is not None:
+                unit.physics.load_state_dict(saved["physics"])
         self.readout.load_state_dict(state["readout"])

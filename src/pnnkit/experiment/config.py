@@ -19,8 +19,13 @@ class TrainConfig:
     """Everything that defines a supervised training run (every field has a default).
 
     Attributes:
-        method: learning rule (``pib``, ``backprop``).
-        substrate: physics of every unit (``crossbar``, ``ideal``).
+        method: learning rule (``pib``, ``backprop``, or ``readout``: hardware frozen, only
+            the readout trained, the baseline a rule for the units must beat).
+        substrate: physics of every unit. A linear substrate (``crossbar``, ``ideal``) is the
+            unit; any other (``scattering``, ``mzi``, ...) is fixed physics followed by a
+            ``stage``.
+        stage: the trainable linear stage after non-linear physics (``ideal``: digital, or
+            ``crossbar``); ignored for a linear ``substrate``.
         dataset: ``digits``, ``iris`` or ``csv:PATH``.
         label_column: label column of a CSV dataset (default: ``label``, else the last column).
         test_size: held-out fraction, stratified.
@@ -30,6 +35,7 @@ class TrainConfig:
         hidden: widths of the physical units.
         activation: periphery after each unit (``relu``, ``tanh``, ``identity``).
         substrate_options: overrides of the substrate's config fields (e.g. ``{"levels": 128}``).
+        stage_options: overrides of the stage's config fields.
         rule_options: overrides of the rule's config fields (e.g. ``{"beta": 20}``).
         info_samples: training samples on which the information plane is measured each epoch.
         out: the run folder.
@@ -37,6 +43,7 @@ class TrainConfig:
 
     method: str = "pib"
     substrate: str = "crossbar"
+    stage: str = "ideal"
     dataset: str = "digits"
     label_column: str | None = None
     test_size: float = 0.25
@@ -46,6 +53,7 @@ class TrainConfig:
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     activation: str = "relu"
     substrate_options: dict[str, Any] = field(default_factory=dict)
+    stage_options: dict[str, Any] = field(default_factory=dict)
     rule_options: dict[str, Any] = field(default_factory=dict)
     info_samples: int = 512
     out: str = "runs/latest"
@@ -64,6 +72,9 @@ class TrainConfig:
             raise bad("method", f"choose one of {sorted(RULES)}")
         if self.substrate not in SUBSTRATES:
             raise bad("substrate", f"choose one of {sorted(SUBSTRATES)}")
+        linear_stages = sorted(n for n, c in SUBSTRATES.items() if c.linear)
+        if self.stage not in linear_stages:
+            raise bad("stage", f"must be a linear substrate: one of {linear_stages}")
         if self.activation not in ACTIVATIONS:
             raise bad("activation", f"choose one of {sorted(ACTIVATIONS)}")
         if not 0 < self.test_size < 1:
@@ -82,6 +93,7 @@ class TrainConfig:
             raise bad("info_samples", "must be an integer >= 2")
         # Nested sections validate themselves and name their own fields.
         SUBSTRATES[self.substrate].config_class.from_dict(self.substrate_options)
+        SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
         rule_config(self.method, self.rule_options)
 
     def resolved(self) -> dict[str, Any]:
@@ -89,6 +101,8 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         substrate = SUBSTRATES[self.substrate].config_class.from_dict(self.substrate_options)
         values["substrate_options"] = substrate.to_dict()
+        stage = SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
+        values["stage_options"] = stage.to_dict()
         values["rule_options"] = rule_config(self.method, self.rule_options).to_dict()
         return values
 
@@ -110,10 +124,16 @@ class TrainConfig:
             value = _parse_value(raw)
             section, _, name = key.partition(".")
             if name:
-                target = {"substrate": "substrate_options", "rule": "rule_options"}.get(section)
+                sections = {
+                    "substrate": "substrate_options",
+                    "stage": "stage_options",
+                    "rule": "rule_options",
+                }
+                target = sections.get(section)
                 if target is None:
                     raise ConfigError(
-                        f"--set {key}: unknown section {section!r}; use substrate.NAME or rule.NAME"
+                        f"--set {key}: unknown section {section!r}; "
+                        "use substrate.NAME, stage.NAME or rule.NAME"
                     )
                 if "." in name:  # rule.estimator.sigma2
                     outer, inner = name.split(".", 1)

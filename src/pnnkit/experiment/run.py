@@ -19,7 +19,7 @@ from pnnkit.experiment.folder import RunFolder
 from pnnkit.experiment.plots import plot_information_plane, plot_learning_curves
 from pnnkit.learning import BottleneckEstimator, PIBConfig, make_rule, rule_config
 from pnnkit.network import PhysicalNetwork
-from pnnkit.physics import Counters
+from pnnkit.physics import SUBSTRATES, Counters
 
 
 @contextmanager
@@ -27,19 +27,17 @@ def evaluation_apart(network: PhysicalNetwork, tally: Counters) -> Iterator[None
     """Evaluate without touching training: the costs go to ``tally`` instead of the training
     counters, and every substrate's random stream is restored afterwards, so how often and on
     how much one evaluates never changes the training trajectory."""
-    saved = [
-        (dataclasses.replace(u.substrate.counters), u.substrate.generator.get_state())
-        for u in network.units
-    ]
+    hardware = network.substrates()
+    saved = [(dataclasses.replace(s.counters), s.generator.get_state()) for s in hardware]
     try:
         yield
     finally:
-        for unit, (before, rng) in zip(network.units, saved, strict=True):
-            spent = unit.substrate.counters - before
+        for substrate, (before, rng) in zip(hardware, saved, strict=True):
+            spent = substrate.counters - before
             for name, value in spent.as_dict().items():
                 setattr(tally, name, getattr(tally, name) + value)
-            unit.substrate.counters = before
-            unit.substrate.generator.set_state(rng)
+            substrate.counters = before
+            substrate.generator.set_state(rng)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:
@@ -85,6 +83,8 @@ class Trainer:
             self.data.num_classes,
             activation=config.activation,
             substrate_config=config.substrate_options,
+            stage=config.stage,
+            stage_config=config.stage_options,
             seed=config.seed,
         )
         self.rule_config = rule_config(config.method, config.rule_options)
@@ -167,6 +167,7 @@ class Trainer:
         summary = {
             "method": cfg.method,
             "substrate": cfg.substrate,
+            "stage": None if SUBSTRATES[cfg.substrate].linear else cfg.stage,
             "dataset": cfg.dataset,
             "seed": cfg.seed,
             "epochs": cfg.epochs,

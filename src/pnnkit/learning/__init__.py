@@ -10,12 +10,14 @@ from pnnkit.learning.backprop import Backprop
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule, cosine_lr
 from pnnkit.learning.pib import PIB, BottleneckEstimator, PIBConfig
+from pnnkit.learning.readout import ReadoutOnly
 from pnnkit.network import PhysicalNetwork
 
 #: method name -> (rule class, its config class)
 RULES: dict[str, tuple[type[LearningRule], type[RuleConfig]]] = {
     "pib": (PIB, PIBConfig),
     "backprop": (Backprop, RuleConfig),
+    "readout": (ReadoutOnly, RuleConfig),
 }
 
 
@@ -43,6 +45,7 @@ __all__ = [
     "BottleneckEstimator",
     "LearningRule",
     "PIBConfig",
+    "ReadoutOnly",
     "RuleConfig",
     "StepStats",
     "UpdateRule",

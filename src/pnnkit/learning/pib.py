@@ -9,10 +9,12 @@ For unit ``k`` with measured output ``T_k`` the local loss is the matrix-based b
 
 (Renyi mutual information of normalised Gram matrices: Sanchez Giraldo, Rao & Principe,
 IEEE Trans. Inf. Theory 61:535, 2015). ``g_k = dL_k / dT_k`` is computed digitally from the
-measured batch only. A unit whose programmable part is linear, ``z = W [h, 1]``, followed by a
+measured batch only. A unit whose programmable part is linear, ``z = W [p, 1]``, followed by a
 known periphery ``t = f(z)``, gets the exact local gradient as an outer product,
-``dL_k / dW = (g_k o f'(z))^T [h, 1]`` (route (a) of pib.md), and the substrate programs the
-resulting change with its own device physics. Nothing crosses unit boundaries backwards and no
+``dL_k / dW = (g_k o f'(z))^T [p, 1]`` (route (a) of pib.md), and the substrate programs the
+resulting change with its own device physics. When fixed physics precedes the linear stage,
+``p`` is that physics' *measured* output, so the update stays exact with no model of the
+physics at all (route (b)). Nothing crosses unit boundaries backwards and no
 gradient flows through a measurement: unit ``k + 1`` sees only the detached measured ``T_k``.
 The digital readout is trained locally with cross-entropy on the last unit's measured output.
 """
@@ -174,16 +176,17 @@ class PIB(LearningRule):
         stats = StepStats(loss=0.0, readout_loss=0.0)
         h = x = x.detach()
         for unit, update in zip(self.network.units, self.unit_updates, strict=True):
-            z, t = unit.measure(h)  # one physical query per sample
+            out = unit.measure(h)  # one physical query per sample and substrate
             gram = x_gram if x_gram is not None else est.input_gram(h)
-            grad_t, i_xt, i_ty = self.local_gradient(gram, t, y_gram)
-            grad_z = grad_t * unit.f_prime(z)
-            grad_w = grad_z.T @ with_bias_column(h)  # outer product, from measured values only
-            unit.substrate.program(update.delta(grad_w, lr))
+            grad_t, i_xt, i_ty = self.local_gradient(gram, out.t, y_gram)
+            grad_z = grad_t * unit.f_prime(out.z)
+            # outer product with the stage's measured input: exact, from measured values only
+            grad_w = grad_z.T @ with_bias_column(out.p)
+            unit.stage.program(update.delta(grad_w, lr))
             stats.loss += cfg.gamma * i_xt - cfg.beta * i_ty
             stats.i_xt.append(i_xt)
             stats.i_ty.append(i_ty)
-            h = t
+            h = out.t
         stats.readout_loss = self._train_readout(h, y)
         self.step_count += 1
         return stats

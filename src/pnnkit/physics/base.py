@@ -178,6 +178,8 @@ class Substrate(ABC):
         hardware with read noise, includes that noise).
         """
         self._check_parameters("target", target)
+        if target.numel() == 0:
+            return 0.0
         target = target.detach()
         residual = target - self.read_parameters()
         for _ in range(rounds):

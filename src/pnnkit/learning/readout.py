@@ -1,0 +1,47 @@
+"""The frozen-hardware baseline: only the digital readout learns.
+
+Every unit keeps its initial (random) state; the readout is trained with cross-entropy on the
+measured last output. It answers "how much of the accuracy is the physics' random features and
+the readout alone", the bar a training method for the units must clear.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.network import PhysicalNetwork
+
+
+class ReadoutOnly(LearningRule):
+    """Train the readout only; one measurement pass per unit and sample, no programming."""
+
+    name = "readout"
+    model_free = True
+
+    def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
+        super().__init__(network, config, total_steps)
+        self.optimizer = torch.optim.Adam(network.readout.parameters(), config.readout_lr)
+
+    def train_step(self, x: Tensor, y: Tensor) -> StepStats:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.readout_lr * self.lr_factor()
+        features = self.network.forward(x)[-1]
+        with torch.enable_grad():
+            loss = F.cross_entropy(self.network.logits(features), y)
+            self.optimizer.zero_grad()
+            loss.backward()
+        self.optimizer.step()
+        self.step_count += 1
+        return StepStats(loss=float(loss.detach()), readout_loss=float(loss.detach()))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.optimizer.load_state_dict(state["optimizer"])
