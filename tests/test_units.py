@@ -155,3 +155,32 @@ def test_network_state_round_trip_includes_the_physics():
     b.load_state_dict(a.state_dict())
     x, _ = batch()
     torch.testing.assert_close(a.forward(x)[-1], b.forward(x)[-1])
+
+
+def test_spsa_estimates_of_the_local_loss_align_with_its_gradient():
+    """Route (c): the mean of many SPSA estimates points along dL_k/dtheta (cosine > 0.9)."""
+    torch.manual_seed(0)
+    net = physics_network()
+    unit = net.units[0]
+    rule = PIB(net, rule_config("pib", {"physics_lr": 0.01, "spsa_epsilon": 1e-3}), 1)
+    x, y = batch(n=40)
+    est = rule.config.estimator
+    x_gram, y_gram = est.input_gram(x), est.label_gram(y, 3)
+    theta = unit.physics.read_parameters().requires_grad_(True)
+    t = torch.relu(linear_twin(unit.physics.twin()(x, theta), unit.stage.read_parameters()))
+    i_xt, i_ty = est.terms(x_gram, t, y_gram)
+    (exact,) = torch.autograd.grad(rule.config.gamma * i_xt - rule.config.beta * i_ty, theta)
+    estimates = torch.stack([rule.spsa_gradient(unit, x, x_gram, y_gram) for _ in range(400)])
+    cosine = F.cosine_similarity(estimates.mean(0), exact, dim=0)
+    assert cosine > 0.9
+    torch.testing.assert_close(unit.physics.read_parameters(), theta.detach(), atol=1e-5, rtol=0)
+
+
+def test_spsa_costs_two_extra_passes_per_unit_and_is_off_by_default():
+    x, y = batch()
+    for physics_lr, passes in ((0.0, 1), (0.01, 3)):
+        net = physics_network()
+        PIB(net, rule_config("pib", {"physics_lr": physics_lr}), 1).train_step(x, y)
+        for unit in net.units:
+            assert unit.physics.counters.physical_queries == passes * 24
+            assert unit.physics.programmed == (0 if physics_lr == 0 else 4)

@@ -43,7 +43,7 @@ from pnnkit.info import (
 )
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
-from pnnkit.network import PhysicalNetwork
+from pnnkit.network import PhysicalNetwork, Unit
 from pnnkit.physics import with_bias_column
 
 
@@ -121,6 +121,12 @@ class PIBConfig(RuleConfig):
     ``gamma``: weight of the compression term ``I(X;T)`` (1; 0 did as well on digits).
     ``compress_against``: ``input`` (X is the network input) or ``unit_input`` (X is the
     unit's own input ``h_{k-1}``). ``estimator``: kernel widths and Renyi order.
+    ``physics_lr``: learning rate of physical parameters with no linear handle (phases,
+    drive amplitudes) by simultaneous-perturbation estimates of the same local loss (route (c);
+    Spall, IEEE Trans. Autom. Control 37:332, 1992). 0 (default) keeps the physics fixed. Each
+    estimate costs two extra passes of the unit (``2n`` queries per substrate) and three
+    reprogrammings; it is a contrastive measurement, reported in the counters like any other.
+    ``spsa_epsilon``: the perturbation (in the parameters' own units, e.g. radians).
     """
 
     lr: float = 3e-4
@@ -128,6 +134,8 @@ class PIBConfig(RuleConfig):
     gamma: float = 1.0
     compress_against: str = "input"
     estimator: BottleneckEstimator = field(default_factory=BottleneckEstimator)
+    physics_lr: float = 0.0
+    spsa_epsilon: float = 0.05
 
     def validate(self) -> None:
         super().validate()
@@ -137,6 +145,10 @@ class PIBConfig(RuleConfig):
             raise ConfigError(f"beta = {self.beta!r} is invalid: must be > 0")
         if not self.gamma >= 0:
             raise ConfigError(f"gamma = {self.gamma!r} is invalid: must be >= 0")
+        if not self.physics_lr >= 0:
+            raise ConfigError(f"physics_lr = {self.physics_lr!r} is invalid: must be >= 0")
+        if not self.spsa_epsilon > 0:
+            raise ConfigError(f"spsa_epsilon = {self.spsa_epsilon!r} is invalid: must be > 0")
         if self.compress_against not in ("input", "unit_input"):
             raise ConfigError(
                 f"compress_against = {self.compress_against!r}; choices: ['input', 'unit_input']"
@@ -167,6 +179,27 @@ class PIB(LearningRule):
             (grad,) = torch.autograd.grad(loss, t)
         return grad, float(i_xt.detach()), float(i_ty.detach())
 
+    def local_loss(self, x_gram: Tensor, t: Tensor, y_gram: Tensor) -> float:
+        """``L_k`` of a measured output (no gradient)."""
+        with torch.no_grad():
+            i_xt, i_ty = self.config.estimator.terms(x_gram, t, y_gram)
+        return float(self.config.gamma * i_xt - self.config.beta * i_ty)
+
+    def spsa_gradient(self, unit: Unit, h: Tensor, x_gram: Tensor, y_gram: Tensor) -> Tensor:
+        """One simultaneous-perturbation estimate of ``dL_k / dtheta`` for the unit's physical
+        parameters: program ``theta +- eps D`` (``D`` random signs), measure both, return
+        ``(L+ - L-) / (2 eps) D``; the parameters are programmed back afterwards."""
+        physics, eps = unit.physics, self.config.spsa_epsilon
+        assert physics is not None
+        shape = physics.parameter_shape()
+        signs = torch.randint(0, 2, shape).to(torch.float32) * 2 - 1
+        physics.program(eps * signs)
+        loss_plus = self.local_loss(x_gram, unit.measure(h).t, y_gram)
+        physics.program(-2 * eps * signs)
+        loss_minus = self.local_loss(x_gram, unit.measure(h).t, y_gram)
+        physics.program(eps * signs)
+        return (loss_plus - loss_minus) / (2 * eps) * signs
+
     def train_step(self, x: Tensor, y: Tensor) -> StepStats:
         cfg, est = self.config, self.config.estimator
         num_classes = self.network.readout.out_features
@@ -183,6 +216,10 @@ class PIB(LearningRule):
             # outer product with the stage's measured input: exact, from measured values only
             grad_w = grad_z.T @ with_bias_column(out.p)
             unit.stage.program(update.delta(grad_w, lr))
+            physics = unit.physics
+            if cfg.physics_lr > 0 and physics is not None and physics.read_parameters().numel():
+                grad_theta = self.spsa_gradient(unit, h, gram, y_gram)
+                physics.program(-cfg.physics_lr * self.lr_factor() * grad_theta)
             stats.loss += cfg.gamma * i_xt - cfg.beta * i_ty
             stats.i_xt.append(i_xt)
             stats.i_ty.append(i_ty)
