@@ -152,24 +152,40 @@ class PhysicalNetwork:
     ) -> PhysicalNetwork:
         """Units of the given widths. A linear ``substrate`` (ideal, crossbar) is each unit's
         stage; any other substrate is each unit's physics (``in -> width``), followed by a
-        ``stage`` substrate (``width -> width``). Unit ``k``'s hardware is seeded from
-        ``seed * 1000 + k`` (physics and stage with different offsets)."""
+        ``stage`` substrate (``width -> width``). A recorded system (``measured``) has the
+        size it was recorded at: it is the first unit's physics only, and further widths add
+        stage-only units. Unit ``k``'s hardware is seeded from ``seed * 1000 + k`` (physics
+        and stage with different offsets)."""
         if not widths or any(w < 1 for w in widths):
             raise ConfigError(f"hidden widths must be a non-empty list of positive ints: {widths}")
         if substrate not in SUBSTRATES:
             raise ConfigError(f"unknown substrate {substrate!r}; choices: {sorted(SUBSTRATES)}")
-        linear = SUBSTRATES[substrate].linear
+        kind = SUBSTRATES[substrate]
+        recorded = None
+        if not kind.linear:
+            recorded = kind.recorded_shape(kind.config_class.from_dict(substrate_config or {}))
+        if recorded is not None and recorded[0] != in_features:
+            raise ConfigError(
+                f"the recorded {substrate} system takes {recorded[0]} inputs but the data has "
+                f"{in_features} features"
+            )
         units, n_in = [], in_features
         for k, width in enumerate(widths):
             unit_seed = seed * 1000 + k
-            if linear:
+            if recorded is not None and k > 0:
+                unit = Unit(
+                    make_substrate(stage, n_in, width, seed=unit_seed + 500, config=stage_config),
+                    activation,
+                )
+            elif kind.linear:
                 unit = Unit(
                     make_substrate(substrate, n_in, width, seed=unit_seed, config=substrate_config),
                     activation,
                 )
             else:
+                physics_out = width if recorded is None else recorded[1]
                 physics = make_substrate(
-                    substrate, n_in, width, seed=unit_seed, config=substrate_config
+                    substrate, n_in, physics_out, seed=unit_seed, config=substrate_config
                 )
                 unit = Unit(
                     make_substrate(

@@ -70,8 +70,9 @@ class TrainConfig:
 
         if self.method not in RULES:
             raise bad("method", f"choose one of {sorted(RULES)}")
-        if self.substrate not in SUBSTRATES:
-            raise bad("substrate", f"choose one of {sorted(SUBSTRATES)}")
+        name, options = substrate_spec(self.substrate, self.substrate_options)
+        if name not in SUBSTRATES:
+            raise bad("substrate", f"choose one of {sorted(SUBSTRATES)} or measured:PATH")
         linear_stages = sorted(n for n, c in SUBSTRATES.items() if c.linear)
         if self.stage not in linear_stages:
             raise bad("stage", f"must be a linear substrate: one of {linear_stages}")
@@ -92,14 +93,15 @@ class TrainConfig:
         if self.info_samples < 2:
             raise bad("info_samples", "must be an integer >= 2")
         # Nested sections validate themselves and name their own fields.
-        SUBSTRATES[self.substrate].config_class.from_dict(self.substrate_options)
+        SUBSTRATES[name].config_class.from_dict(options)
         SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
         rule_config(self.method, self.rule_options)
 
     def resolved(self) -> dict[str, Any]:
         """This config with every nested default filled in: what is saved with the run."""
         values = dataclasses.asdict(self)
-        substrate = SUBSTRATES[self.substrate].config_class.from_dict(self.substrate_options)
+        name, options = substrate_spec(self.substrate, self.substrate_options)
+        substrate = SUBSTRATES[name].config_class.from_dict(options)
         values["substrate_options"] = substrate.to_dict()
         stage = SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
         values["stage_options"] = stage.to_dict()
@@ -143,6 +145,19 @@ class TrainConfig:
             else:
                 values[key] = value
         return TrainConfig.from_dict(values)
+
+
+def substrate_spec(spec: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Split ``measured:PATH`` into the substrate name and its options (``path`` added)."""
+    name, sep, path = spec.partition(":")
+    if not sep:
+        return spec, options
+    if name != "measured" or not path:
+        raise ConfigError(
+            f"substrate = {spec!r} is invalid: only measured:PATH takes a path "
+            f"(a CSV or NPZ recording of a real system)"
+        )
+    return name, {**options, "path": path}
 
 
 def _parse_value(raw: str) -> Any:

@@ -14,7 +14,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from pnnkit.data import Dataset, load_dataset
-from pnnkit.experiment.config import TrainConfig
+from pnnkit.experiment.config import TrainConfig, substrate_spec
 from pnnkit.experiment.folder import RunFolder
 from pnnkit.experiment.plots import plot_information_plane, plot_learning_curves
 from pnnkit.learning import BottleneckEstimator, PIBConfig, make_rule, rule_config
@@ -76,13 +76,14 @@ class Trainer:
             seed=config.seed,
             label_column=config.label_column,
         )
+        substrate, substrate_options = substrate_spec(config.substrate, config.substrate_options)
         self.network = PhysicalNetwork.build(
-            config.substrate,
+            substrate,
             self.data.num_features,
             config.hidden,
             self.data.num_classes,
             activation=config.activation,
-            substrate_config=config.substrate_options,
+            substrate_config=substrate_options,
             stage=config.stage,
             stage_config=config.stage_options,
             seed=config.seed,
@@ -167,7 +168,7 @@ class Trainer:
         summary = {
             "method": cfg.method,
             "substrate": cfg.substrate,
-            "stage": None if SUBSTRATES[cfg.substrate].linear else cfg.stage,
+            "stage": None if SUBSTRATES[substrate_spec(cfg.substrate, {})[0]].linear else cfg.stage,
             "dataset": cfg.dataset,
             "seed": cfg.seed,
             "epochs": cfg.epochs,

@@ -14,15 +14,27 @@ from pnnkit.physics.base import (
     with_bias_column,
 )
 from pnnkit.physics.crossbar import Crossbar, CrossbarConfig
+from pnnkit.physics.diffractive import DiffractiveConfig, DiffractiveStack
 from pnnkit.physics.ideal import IdealConfig, IdealLinear
+from pnnkit.physics.instrument import InstrumentConfig, InstrumentSubstrate
+from pnnkit.physics.measured import MeasuredConfig, MeasuredSubstrate
+from pnnkit.physics.scattering import ScatteringConfig, ScatteringMedium
 
 __all__ = [
     "SUBSTRATES",
     "Counters",
     "Crossbar",
     "CrossbarConfig",
+    "DiffractiveConfig",
+    "DiffractiveStack",
     "IdealConfig",
     "IdealLinear",
+    "InstrumentConfig",
+    "InstrumentSubstrate",
+    "MeasuredConfig",
+    "MeasuredSubstrate",
+    "ScatteringConfig",
+    "ScatteringMedium",
     "Substrate",
     "SubstrateConfig",
     "linear_twin",

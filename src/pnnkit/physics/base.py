@@ -196,6 +196,12 @@ class Substrate(ABC):
         """
         return None
 
+    @classmethod
+    def recorded_shape(cls, config: SubstrateConfig) -> tuple[int, int] | None:
+        """``(in_features, out_features)`` when the config fixes them (a recording of a real
+        system), else ``None`` (the substrate can be built at any size)."""
+        return None
+
     def parameter_shape(self) -> tuple[int, ...]:
         """Shape of the programmable parameters: ``(out, in + 1)`` for a linear stage."""
         return (self.out_features, self.in_features + 1)
