@@ -36,7 +36,17 @@ def balanced_csv(labels: list[str], per_class: int = 4) -> str:
 
 
 def test_available_datasets() -> None:
-    assert available_datasets() == ("digits", "iris", "csv:PATH")
+    assert available_datasets() == (
+        "digits",
+        "iris",
+        "mnist1d",
+        "mnist5k",
+        "csv:PATH",
+        "npz:PATH",
+        "mnist:DIR",
+        "fashion-mnist:DIR",
+        "cifar10:DIR",
+    )
 
 
 def test_digits_shapes_and_dtypes() -> None:
@@ -131,8 +141,9 @@ def test_unknown_spec_lists_accepted_specs() -> None:
         load_dataset("mnist")
     message = str(info.value)
     assert "mnist" in message
-    for spec in ("digits", "iris", "csv:PATH"):
+    for spec in available_datasets():
         assert spec in message
+    assert "mnist:DIR" in message  # the bare name hints at the folder form
 
 
 def test_csv_spec_without_path() -> None:
