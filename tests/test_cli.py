@@ -198,3 +198,14 @@ def test_evaluation_never_changes_the_training_trajectory(tmp_path):
     torch.testing.assert_close(a.conductance, b.conductance, rtol=0, atol=0)
     assert [m["loss"] for m in runs[0].history] == [m["loss"] for m in runs[1].history]
     assert runs[0].eval_counters.physical_queries < runs[1].eval_counters.physical_queries
+
+
+def test_folder_datasets_need_a_data_dir_and_never_download_unasked(tmp_path, capsys):
+    code, _, stderr = run_cli(capsys, "train", *SMALL, "--dataset", "mnist", "--out", "x")
+    assert code == 2 and "--data-dir" in stderr
+    code, _, stderr = run_cli(
+        capsys, "train", *SMALL, "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", "x"
+    )
+    assert code == 2 and "train-images-idx3-ubyte" in stderr
+    code, _, stderr = run_cli(capsys, "train", *SMALL, "--data-dir", str(tmp_path), "--out", "x")
+    assert code == 2 and "apply to mnist" in stderr

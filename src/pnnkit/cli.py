@@ -39,7 +39,23 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.stage,
         help=f"linear stage after non-linear physics: ideal or crossbar (default {d.stage})",
     )
-    parser.add_argument("--dataset", default=d.dataset, help="digits (default), iris, or csv:PATH")
+    parser.add_argument(
+        "--dataset",
+        default=d.dataset,
+        help="digits (default), iris, mnist1d, mnist5k, csv:PATH, npz:PATH, or mnist, "
+        "fashion-mnist, cifar10 with --data-dir",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder holding the raw files of mnist, fashion-mnist or cifar10",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="download the raw files of mnist, fashion-mnist or cifar10 into --data-dir "
+        "first (needs internet; never done otherwise)",
+    )
     parser.add_argument("--label-column", default=None, help="label column of a CSV dataset")
     parser.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
     parser.add_argument(
@@ -70,6 +86,31 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+_FOLDER_DATASETS = ("mnist", "fashion-mnist", "cifar10")
+
+
+def _dataset_spec(args: argparse.Namespace) -> str:
+    """``--dataset mnist --data-dir DIR [--download]`` -> ``mnist:DIR`` (downloading first)."""
+    from pnnkit.data import download_dataset
+    from pnnkit.errors import ConfigError
+
+    if args.dataset not in _FOLDER_DATASETS:
+        if args.data_dir or args.download:
+            raise ConfigError(
+                f"--data-dir and --download apply to {', '.join(_FOLDER_DATASETS)}, "
+                f"not to --dataset {args.dataset}"
+            )
+        return args.dataset
+    if not args.data_dir:
+        raise ConfigError(
+            f"--dataset {args.dataset} reads its raw files from a folder: add --data-dir DIR "
+            f"(and --download to fetch them there, which needs internet)"
+        )
+    if args.download:
+        download_dataset(args.dataset, args.data_dir)
+    return f"{args.dataset}:{args.data_dir}"
+
+
 def _config_from_args(args: argparse.Namespace) -> Any:
     from pnnkit.experiment import TrainConfig
 
@@ -77,7 +118,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         method=args.method,
         substrate=args.substrate,
         stage=args.stage,
-        dataset=args.dataset,
+        dataset=_dataset_spec(args),
         label_column=args.label_column,
         epochs=args.epochs,
         batch_size=args.batch_size,
