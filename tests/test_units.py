@@ -184,3 +184,22 @@ def test_spsa_costs_two_extra_passes_per_unit_and_is_off_by_default():
         for unit in net.units:
             assert unit.physics.counters.physical_queries == passes * 24
             assert unit.physics.programmed == (0 if physics_lr == 0 else 4)
+
+
+def test_calibration_centres_and_scales_the_physics_output_for_the_stage():
+    net = physics_network(noise=0.0)
+    x, _ = batch(n=200)
+    net.calibrate(x)
+    p = net.units[0].measure(x).p
+    torch.testing.assert_close(p.mean(0), torch.zeros(10), atol=1e-5, rtol=0)
+    torch.testing.assert_close(p.std(0), torch.ones(10), atol=1e-4, rtol=0)
+    assert net.units[1].p_mean is not None  # every unit with physics is calibrated
+    restored = physics_network(noise=0.0)
+    restored.load_state_dict(net.state_dict())
+    torch.testing.assert_close(restored.forward(x)[-1], net.forward(x)[-1])
+
+
+def test_networks_without_physics_spend_nothing_on_calibration():
+    net = PhysicalNetwork.build("ideal", 6, [5, 4], 3)
+    net.calibrate(batch()[0])
+    assert net.counters().physical_queries == 0

@@ -67,6 +67,9 @@ class Unit:
     stage: Substrate
     activation: str = "relu"
     physics: Substrate | None = None
+    #: per-feature centre and scale of the physics' output, set by :meth:`calibrate`
+    p_mean: Tensor | None = None
+    p_scale: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -99,9 +102,32 @@ class Unit:
 
     def measure(self, h: Tensor) -> UnitOutput:
         """One physical pass through the unit (a pass per substrate it holds)."""
-        p = h if self.physics is None else _checked(self.physics, self.physics.measure(h))
+        p = h
+        if self.physics is not None:
+            p = self.condition(_checked(self.physics, self.physics.measure(h)))
         z = _checked(self.stage, self.stage.measure(p))
         return UnitOutput(p, z, self.f(z))
+
+    def condition(self, p: Tensor) -> Tensor:
+        """The digital conditioning between physics and stage: ``(p - mean) / scale``.
+
+        Physical outputs are rarely centred (intensities are positive with a large common
+        level); a linear stage fed uncentred inputs learns badly (on digits through a
+        scattering medium one PIB unit reached 0.80 test accuracy raw and 0.92 centred). The
+        statistics are measured once by :meth:`calibrate` and then fixed: a known affine map,
+        no model of the physics.
+        """
+        if self.p_mean is None or self.p_scale is None:
+            return p
+        return (p - self.p_mean) / self.p_scale
+
+    def calibrate(self, h: Tensor) -> None:
+        """Measure the physics on a calibration batch and fix the conditioning statistics."""
+        if self.physics is None:
+            return
+        p = _checked(self.physics, self.physics.measure(h))
+        self.p_mean = p.mean(dim=0)
+        self.p_scale = p.std(dim=0).clamp_min(1e-6 * float(p.std().clamp_min(1e-12)))
 
     def f(self, z: Tensor) -> Tensor:
         return ACTIVATIONS[self.activation][0](z)
@@ -223,6 +249,15 @@ class PhysicalNetwork:
         ]
         return torch.cat(preds)
 
+    def calibrate(self, x: Tensor) -> None:
+        """Fix every unit's conditioning from a calibration batch (its queries count as cost;
+        a network without physics needs none and spends none)."""
+        last = max((k for k, u in enumerate(self.units) if u.physics is not None), default=-1)
+        h = x
+        for unit in self.units[: last + 1]:
+            unit.calibrate(h)
+            h = unit.measure(h).t
+
     def substrates(self) -> list[Substrate]:
         """All hardware of the network, in signal order."""
         return [s for unit in self.units for s in unit.substrates]
@@ -241,6 +276,8 @@ class PhysicalNetwork:
                     "activation": u.activation,
                     "stage": u.stage.state_dict(),
                     "physics": None if u.physics is None else u.physics.state_dict(),
+                    "p_mean": u.p_mean,
+                    "p_scale": u.p_scale,
                 }
                 for u in self.units
             ],
@@ -261,6 +298,7 @@ class PhysicalNetwork:
             if (saved["physics"] is None) != (unit.physics is None):
                 raise ConfigError(f"unit {k + 1}: saved and current units differ in physics")
             unit.stage.load_state_dict(saved["stage"])
+            unit.p_mean, unit.p_scale = saved["p_mean"], saved["p_scale"]
             if unit.physics is not None:
                 unit.physics.load_state_dict(saved["physics"])
         self.readout.load_state_dict(state["readout"])

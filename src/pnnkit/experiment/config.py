@@ -38,6 +38,8 @@ class TrainConfig:
         stage_options: overrides of the stage's config fields.
         rule_options: overrides of the rule's config fields (e.g. ``{"beta": 20}``).
         info_samples: training samples on which the information plane is measured each epoch.
+        calibration_samples: training samples measured once before training to fix the
+            conditioning (centre and scale) of every physics output; unused without physics.
         out: the run folder.
     """
 
@@ -56,6 +58,7 @@ class TrainConfig:
     stage_options: dict[str, Any] = field(default_factory=dict)
     rule_options: dict[str, Any] = field(default_factory=dict)
     info_samples: int = 512
+    calibration_samples: int = 512
     out: str = "runs/latest"
 
     def validate(self) -> None:
@@ -92,6 +95,8 @@ class TrainConfig:
             raise bad("hidden", "must be a non-empty list of positive integers, e.g. 256,256")
         if self.info_samples < 2:
             raise bad("info_samples", "must be an integer >= 2")
+        if self.calibration_samples < 2:
+            raise bad("calibration_samples", "must be an integer >= 2")
         # Nested sections validate themselves and name their own fields.
         SUBSTRATES[name].config_class.from_dict(options)
         SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)

@@ -88,6 +88,8 @@ class Trainer:
             stage_config=config.stage_options,
             seed=config.seed,
         )
+        calibration = self.data.x_train[: config.calibration_samples]
+        self.network.calibrate(calibration)  # its queries are a cost of training
         self.rule_config = rule_config(config.method, config.rule_options)
         steps_per_epoch = max(1, math.ceil(len(self.data.y_train) / config.batch_size))
         self.rule = make_rule(

@@ -61,7 +61,7 @@ class Backprop(LearningRule):
             h = x
             for unit in self.network.units:
                 if unit.physics is not None:
-                    h = self._model(unit.physics, h)
+                    h = unit.condition(self._model(unit.physics, h))
                 h = unit.f(self._model(unit.stage, h))
             loss = F.cross_entropy(self.network.logits(h), y)
             self.optimizer.zero_grad()
