@@ -18,6 +18,8 @@ from pnnkit.physics.diffractive import DiffractiveConfig, DiffractiveStack
 from pnnkit.physics.ideal import IdealConfig, IdealLinear
 from pnnkit.physics.instrument import InstrumentConfig, InstrumentSubstrate
 from pnnkit.physics.measured import MeasuredConfig, MeasuredSubstrate
+from pnnkit.physics.mzi import MZIConfig, MZIMesh
+from pnnkit.physics.oscillators import OscillatorConfig, OscillatorNetwork
 from pnnkit.physics.scattering import ScatteringConfig, ScatteringMedium
 
 __all__ = [
@@ -31,8 +33,12 @@ __all__ = [
     "IdealLinear",
     "InstrumentConfig",
     "InstrumentSubstrate",
+    "MZIConfig",
+    "MZIMesh",
     "MeasuredConfig",
     "MeasuredSubstrate",
+    "OscillatorConfig",
+    "OscillatorNetwork",
     "ScatteringConfig",
     "ScatteringMedium",
     "Substrate",
