@@ -11,7 +11,19 @@ from pnnkit.cli import main
 from pnnkit.experiment import RunFolder, TrainConfig
 from pnnkit.experiment.run import Trainer
 
-SMALL = ["--dataset", "iris", "--epochs", "3", "--hidden", "16,12", "--batch-size", "32", "--quiet"]
+SMALL = [
+    "--dataset",
+    "iris",
+    "--epochs",
+    "3",
+    "--hidden",
+    "16,12",
+    "--batch-size",
+    "32",
+    "--quiet",
+    "--set",
+    "calibration_samples=32",
+]
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -209,3 +221,31 @@ def test_folder_datasets_need_a_data_dir_and_never_download_unasked(tmp_path, ca
     assert code == 2 and "train-images-idx3-ubyte" in stderr
     code, _, stderr = run_cli(capsys, "train", *SMALL, "--data-dir", str(tmp_path), "--out", "x")
     assert code == 2 and "apply to mnist" in stderr
+
+
+@pytest.mark.parametrize("substrate", ["scattering", "mzi", "diffractive", "oscillators"])
+def test_physics_substrates_train_end_to_end(tmp_path, capsys, substrate):
+    code, stdout, _ = run_cli(
+        capsys, "train", *SMALL, "--substrate", substrate, "--out", str(tmp_path), "--json"
+    )
+    assert code == 0
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert (summary["substrate"], summary["stage"]) == (substrate, "ideal")
+    # calibration (32 samples x 2 physics passes + 1 stage pass) + 3 epochs x 112 x 4 passes
+    assert summary["physical_queries"] == 32 * 3 + 3 * 112 * 4
+    state = torch.load(RunFolder(tmp_path).checkpoint, weights_only=True)
+    assert state["network"]["units"][0]["p_mean"] is not None
+
+
+def test_measured_recording_substrate_from_the_command_line(tmp_path, capsys):
+    from pnnkit.physics.measured import make_synthetic_recording
+
+    recording = tmp_path / "rec.npz"
+    make_synthetic_recording(recording, 300, 4, 6, noise=0.05, seed=0)
+    args = ["train", *SMALL, "--substrate", f"measured:{recording}", "--json"]
+    code, stdout, _ = run_cli(capsys, *args, "--out", str(tmp_path / "run"))
+    assert code == 0
+    report = json.loads(stdout.strip().splitlines()[-1])["substrate_reports"]["unit1.measured"]
+    assert report["r2_overall"] > 0.9 and report["n_holdout"] == 60
+    code, _, stderr = run_cli(capsys, *args[:-1], "--dataset", "digits", "--out", "y")
+    assert code == 2 and "takes 4 inputs but the data has 64 features" in stderr

@@ -121,13 +121,15 @@ class Unit:
             return p
         return (p - self.p_mean) / self.p_scale
 
-    def calibrate(self, h: Tensor) -> None:
-        """Measure the physics on a calibration batch and fix the conditioning statistics."""
+    def calibrate(self, h: Tensor) -> Tensor:
+        """Measure the physics once on a calibration batch, fix the conditioning statistics,
+        and return the conditioned batch (the stage's input)."""
         if self.physics is None:
-            return
+            return h
         p = _checked(self.physics, self.physics.measure(h))
         self.p_mean = p.mean(dim=0)
         self.p_scale = p.std(dim=0).clamp_min(1e-6 * float(p.std().clamp_min(1e-12)))
+        return self.condition(p)
 
     def f(self, z: Tensor) -> Tensor:
         return ACTIVATIONS[self.activation][0](z)
@@ -254,9 +256,10 @@ class PhysicalNetwork:
         a network without physics needs none and spends none)."""
         last = max((k for k, u in enumerate(self.units) if u.physics is not None), default=-1)
         h = x
-        for unit in self.units[: last + 1]:
-            unit.calibrate(h)
-            h = unit.measure(h).t
+        for k, unit in enumerate(self.units[: last + 1]):
+            p = unit.calibrate(h)
+            if k < last:  # the next physics needs this unit's output
+                h = unit.f(_checked(unit.stage, unit.stage.measure(p)))
 
     def substrates(self) -> list[Substrate]:
         """All hardware of the network, in signal order."""

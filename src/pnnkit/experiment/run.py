@@ -182,6 +182,12 @@ class Trainer:
             "device_writes": costs.device_writes,
             "programming_pulses": costs.programming_pulses,
             "evaluation_queries": self.eval_counters.physical_queries,
+            "substrate_reports": {
+                f"unit{k + 1}.{s.name}": s.fit_report
+                for k, unit in enumerate(self.network.units)
+                for s in unit.substrates
+                if getattr(s, "fit_report", None) is not None
+            },
             "wall_seconds": wall_seconds,
             "run_dir": str(self.folder.path),
             "plots": [str(self.folder.learning_curves), str(self.folder.information_plane)],
