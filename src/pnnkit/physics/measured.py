@@ -474,13 +474,16 @@ def make_synthetic_recording(
     *,
     noise: float,
     seed: int = 0,
+    inputs: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Write an NPZ recording of a known nonlinear system with known additive noise.
 
     The system is a saturating optical intensity response: a random mixing of the inputs,
     a ``tanh`` saturation, a second random mixing to output fields, and detection of the
     intensity ``y = |A tanh(B x + c)|^2 / sqrt(hidden)`` (non-negative, smooth), plus Gaussian
-    noise of standard deviation ``noise``. Inputs are uniform in ``[-1, 1]``.
+    noise of standard deviation ``noise``. Inputs are uniform in ``[-1, 1]``, or the rows of
+    ``inputs`` (``(n, in_features)``: record the system where it will be used, as a lab
+    records its set-up's response to the data it will process).
 
     Returns ``{"path", "noise", "signal_std" (per output std of the noise-free outputs),
     "noise_to_signal" (per output: noise / std of the noisy outputs)}``.
@@ -495,7 +498,12 @@ def make_synthetic_recording(
     B = rng.normal(0, 1.5 / math.sqrt(in_features), (hidden, in_features))
     c = rng.normal(0, 0.3, hidden)
     A = rng.normal(0, 1.0, (out_features, hidden))
-    x = rng.uniform(-1, 1, (n, in_features))
+    if inputs is None:
+        x = rng.uniform(-1, 1, (n, in_features))
+    else:
+        x = np.asarray(inputs, dtype=np.float64)
+        if x.shape != (n, in_features):
+            raise ConfigError(f"inputs has shape {x.shape}, expected {(n, in_features)}")
     field = np.tanh(x @ B.T + c) @ A.T
     clean = field**2 / math.sqrt(hidden)
     y = clean + rng.normal(0, noise, clean.shape) if noise > 0 else clean
