@@ -128,7 +128,10 @@ class Unit:
             return h
         p = _checked(self.physics, self.physics.measure(h))
         self.p_mean = p.mean(dim=0)
-        self.p_scale = p.std(dim=0).clamp_min(1e-6 * float(p.std().clamp_min(1e-12)))
+        # A feature that barely varies (a dark detector) keeps the overall scale instead of
+        # being blown up to unit variance, which would only amplify its noise.
+        std, overall = p.std(dim=0), p.std().clamp_min(1e-12)
+        self.p_scale = torch.where(std > 1e-3 * overall, std, overall)
         return self.condition(p)
 
     def f(self, z: Tensor) -> Tensor:
