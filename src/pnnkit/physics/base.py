@@ -122,7 +122,16 @@ class Substrate(ABC):
     #: True for linear stages: parameters ``(out, in + 1)`` and ``z = W [x, 1]``
     linear: ClassVar[bool] = False
 
-    def __init__(self, in_features: int, out_features: int, *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        seed: int = 0,
+        config: SubstrateConfig | None = None,
+    ) -> None:
+        """Shape, seed, counters, the substrate's own random generator, and its validated
+        config (``config_class()`` defaults when ``config`` is None)."""
         if in_features < 1 or out_features < 1:
             raise ConfigError(
                 f"substrate needs in_features >= 1 and out_features >= 1, "
@@ -133,6 +142,8 @@ class Substrate(ABC):
         self.seed = int(seed)
         self.counters = Counters()
         self.generator = torch.Generator().manual_seed(self.seed)
+        self._config = config if config is not None else self.config_class()
+        self._config.validate()
 
     # --- the protocol -------------------------------------------------------------------------
 

@@ -153,9 +153,8 @@ class Crossbar(Substrate):
         seed: int = 0,
         config: CrossbarConfig | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, seed=seed)
-        cfg = self._config = config or CrossbarConfig()
-        cfg.validate()
+        super().__init__(in_features, out_features, seed=seed, config=config)
+        cfg = self._config
         shape = (2, *self.parameter_shape())
         g = self.generator
         window = cfg.g_max - cfg.g_min

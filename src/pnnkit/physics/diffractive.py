@@ -171,9 +171,8 @@ class DiffractiveStack(Substrate):
         seed: int = 0,
         config: DiffractiveConfig | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, seed=seed)
-        cfg = self._config = config or DiffractiveConfig()
-        cfg.validate()
+        super().__init__(in_features, out_features, seed=seed, config=config)
+        cfg = self._config
         g = cfg.grid
         side = math.isqrt(in_features - 1) + 1  # smallest square holding the inputs
         if side > g:

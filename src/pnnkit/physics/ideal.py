@@ -44,8 +44,7 @@ class IdealLinear(Substrate):
         seed: int = 0,
         config: IdealConfig | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, seed=seed)
-        self._config = config or IdealConfig()
+        super().__init__(in_features, out_features, seed=seed, config=config)
         bound = self._config.init_scale / math.sqrt(in_features)
         weight = (torch.rand(self.parameter_shape(), generator=self.generator) * 2 - 1) * bound
         weight[:, -1] = 0.0

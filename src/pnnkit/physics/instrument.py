@@ -124,9 +124,7 @@ class InstrumentSubstrate(Substrate):
             raise ConfigError(
                 f"InstrumentSubstrate measure_fn must be callable, got {type(measure_fn).__name__}"
             )
-        super().__init__(in_features, out_features, seed=seed)
-        self._config = config or InstrumentConfig()
-        self._config.validate()
+        super().__init__(in_features, out_features, seed=seed, config=config)
         self.measure_fn = measure_fn
         #: failed attempts so far (exceptions, timeouts, invalid values), retried or not
         self.failures = 0

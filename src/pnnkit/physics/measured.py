@@ -307,9 +307,8 @@ class MeasuredSubstrate(Substrate):
         seed: int = 0,
         config: MeasuredConfig | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, seed=seed)
-        cfg = self._config = config or MeasuredConfig()
-        cfg.validate()
+        super().__init__(in_features, out_features, seed=seed, config=config)
+        cfg = self._config
         x, y = load_recording(cfg.path, x_prefix=cfg.x_prefix, y_prefix=cfg.y_prefix)
         if (x.shape[1], y.shape[1]) != (self.in_features, self.out_features):
             raise ConfigError(
@@ -344,8 +343,9 @@ class MeasuredSubstrate(Substrate):
             raise ConfigError(f"state is of a {saved['name']!r} substrate, not {cls.name!r}")
         config = MeasuredConfig.from_dict(saved["config"])
         self = cls.__new__(cls)
-        Substrate.__init__(self, saved["in_features"], saved["out_features"], seed=saved["seed"])
-        self._config = config
+        Substrate.__init__(
+            self, saved["in_features"], saved["out_features"], seed=saved["seed"], config=config
+        )
         self.load_state_dict(state)
         return self
 

@@ -179,9 +179,8 @@ class MZIMesh(Substrate):
         seed: int = 0,
         config: MZIConfig | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, seed=seed)
-        cfg = self._config = config or MZIConfig()
-        cfg.validate()
+        super().__init__(in_features, out_features, seed=seed, config=config)
+        cfg = self._config
         extra = 1 if cfg.reference_amplitude > 0 else 0
         self.n_modes = max(self.in_features + extra, self.out_features)
         self._columns = _clements_columns(self.n_modes)

@@ -192,9 +192,8 @@ class OscillatorNetwork(Substrate):
         seed: int = 0,
         config: OscillatorConfig | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, seed=seed)
-        cfg = self._config = config or OscillatorConfig()
-        cfg.validate()
+        super().__init__(in_features, out_features, seed=seed, config=config)
+        cfg = self._config
         g, m = self.generator, self.out_features
         # Fixed physics, frozen at fabrication.
         self.omega = 1 + cfg.omega_spread * (2 * torch.rand(m, generator=g) - 1)

@@ -132,9 +132,8 @@ class ScatteringMedium(Substrate):
         seed: int = 0,
         config: ScatteringConfig | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, seed=seed)
-        cfg = self._config = config or ScatteringConfig()
-        cfg.validate()
+        super().__init__(in_features, out_features, seed=seed, config=config)
+        cfg = self._config
         # CN(0, 1/in): real and imaginary parts independent N(0, 1 / (2 in)).
         std = math.sqrt(0.5 / in_features)
         shape = (out_features, in_features)
