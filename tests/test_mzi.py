@@ -9,6 +9,7 @@ import torch
 
 from pnnkit.errors import ConfigError
 from pnnkit.physics.mzi import MZIConfig, MZIMesh
+from substrate_checks import assert_twin_exact_when_quiet_and_close_when_noisy
 
 QUIET = {"phase_noise": 0.0, "detector_noise": 0.0, "adc_bits": 0}
 LOSSLESS = {**QUIET, "crosstalk": 0.0, "loss_db_per_mzi": 0.0, "reference_amplitude": 0.0}
@@ -92,15 +93,9 @@ def test_crosstalk_adds_neighbour_phases_in_the_same_column_deterministically():
 
 
 def test_measure_equals_twin_without_noise_and_is_close_with_noise():
-    quiet = mesh(5, 7, seed=2, **QUIET)
-    x = torch.randn(20, 5)
-    model = quiet.twin()
-    torch.testing.assert_close(quiet.measure(x), model(x, quiet.read_parameters()))
-    noisy = mesh(5, 7, seed=2)
-    z, m = model(x, noisy.read_parameters()), noisy.measure(x)
-    assert float((m - z).abs().max()) > 0
-    assert float((m - z).norm() / z.norm()) < 0.05
-    assert quiet.exact_twin and not quiet.linear
+    assert_twin_exact_when_quiet_and_close_when_noisy(
+        mesh(5, 7, seed=2, **QUIET), mesh(5, 7, seed=2), torch.randn(20, 5)
+    )
 
 
 def test_program_quantises_wraps_and_counts_writes():

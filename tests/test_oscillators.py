@@ -9,6 +9,7 @@ import torch
 
 from pnnkit.errors import ConfigError
 from pnnkit.physics.oscillators import OscillatorConfig, OscillatorNetwork, rk4_step
+from substrate_checks import assert_twin_exact_when_quiet_and_close_when_noisy
 
 QUIET = {"drive_noise": 0.0, "readout_noise": 0.0}
 
@@ -74,15 +75,9 @@ def test_rk4_global_error_shrinks_sixteen_fold_when_dt_halves():
 
 
 def test_measure_equals_twin_without_noise_and_is_close_with_noise():
-    quiet = network(4, 5, seed=5, **QUIET)
-    x = torch.randn(7, 4)
-    model = quiet.twin()
-    torch.testing.assert_close(quiet.measure(x), model(x, quiet.read_parameters()))
-    noisy = network(4, 5, seed=5)
-    z, m = model(x, noisy.read_parameters()), noisy.measure(x)
-    assert float((m - z).abs().max()) > 0
-    assert float((m - z).norm() / z.norm()) < 0.05
-    assert quiet.exact_twin and not quiet.linear
+    assert_twin_exact_when_quiet_and_close_when_noisy(
+        network(4, 5, seed=5, **QUIET), network(4, 5, seed=5), torch.randn(7, 4)
+    )
 
 
 def test_twin_gradients_are_finite_and_match_finite_differences():

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -305,6 +306,15 @@ class Substrate(ABC):
             )
         if not torch.isfinite(value).all():
             raise MeasurementError(f"{self.name}: {what} contains NaN or Inf")
+
+
+def first_flagged(mask: np.ndarray) -> tuple[int, int, int] | None:
+    """``(count, row, column)`` of the flagged entries of a 2-D boolean mask (the first one in
+    row-major order), or ``None``: what error messages about bad values report."""
+    if not mask.any():
+        return None
+    row, col = (int(i) for i in np.argwhere(mask)[0])
+    return int(mask.sum()), row, col
 
 
 def with_bias_column(x: Tensor) -> Tensor:

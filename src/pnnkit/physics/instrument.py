@@ -48,7 +48,7 @@ import torch
 from torch import Tensor
 
 from pnnkit.errors import ConfigError, MeasurementError
-from pnnkit.physics.base import Substrate, SubstrateConfig, register
+from pnnkit.physics.base import Substrate, SubstrateConfig, first_flagged, register
 
 #: what a driver is: a batch of inputs ``(n, in)`` float32 in, measurements ``(n, out)`` out
 MeasureFn = Callable[[np.ndarray], Any]
@@ -225,22 +225,22 @@ class InstrumentSubstrate(Substrate):
                 f"driver returned shape {values.shape}, expected {expected} "
                 f"(rows = inputs in the call, columns = out_features)"
             )
-        bad = ~np.isfinite(values)
-        if bad.any():
-            row, col = (int(i) for i in np.argwhere(bad)[0])
+        if (bad := first_flagged(~np.isfinite(values))) is not None:
+            count, row, col = bad
             raise _RetryableError(
-                f"driver returned {int(bad.sum())} NaN/Inf value(s), first at row {row}, "
-                f"column {col}"
+                f"driver returned {count} NaN/Inf value(s), first at row {row}, column {col}"
             )
         cfg = self._config
-        if cfg.min_value is not None and (values < cfg.min_value).any():
-            row, col = (int(i) for i in np.argwhere(values < cfg.min_value)[0])
+        low = None if cfg.min_value is None else first_flagged(values < cfg.min_value)
+        if low is not None:
+            _, row, col = low
             raise MeasurementError(
                 f"driver returned {float(values[row, col])!r} at row {row}, column {col}, below "
                 f"min_value = {cfg.min_value}"
             )
-        if cfg.max_value is not None and (values > cfg.max_value).any():
-            row, col = (int(i) for i in np.argwhere(values > cfg.max_value)[0])
+        high = None if cfg.max_value is None else first_flagged(values > cfg.max_value)
+        if high is not None:
+            _, row, col = high
             raise MeasurementError(
                 f"driver returned {float(values[row, col])!r} at row {row}, column {col}, above "
                 f"max_value = {cfg.max_value}"

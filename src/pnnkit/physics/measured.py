@@ -49,7 +49,7 @@ import torch
 from torch import Tensor
 
 from pnnkit.errors import ConfigError, DataError
-from pnnkit.physics.base import Substrate, SubstrateConfig, register
+from pnnkit.physics.base import Substrate, SubstrateConfig, first_flagged, register
 
 #: fewest rows a recording may have
 MIN_ROWS = 10
@@ -126,11 +126,10 @@ def load_recording(
     if x.shape[0] < MIN_ROWS:
         raise DataError(f"recording {path} has {x.shape[0]} rows; at least {MIN_ROWS} are needed")
     for name, array in (("x", x), ("y", y)):
-        bad = ~np.isfinite(array)
-        if bad.any():
-            row, col = (int(i) for i in np.argwhere(bad)[0])
+        if (bad := first_flagged(~np.isfinite(array))) is not None:
+            count, row, col = bad
             raise DataError(
-                f"recording {path}: {int(bad.sum())} NaN/Inf value(s) in {name}, first at "
+                f"recording {path}: {count} NaN/Inf value(s) in {name}, first at "
                 f"row {row}, column {name}{col}"
             )
     return x, y
