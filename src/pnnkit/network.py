@@ -61,10 +61,12 @@ class Unit:
     rules train with exact outer products; ``physics`` is an optional fixed physical system in
     front of it (a scattering medium, a photonic mesh, an instrument, ...), which needs no model
     (route (b) of docs/pib.md). A stage followed by physics is the same chain with the physics
-    attached to the next unit.
+    attached to the next unit. An energy-based system (``physics.energy_based``, e.g. a
+    resistive network) is a unit on its own: ``stage`` is ``None`` and ``z`` is the physics'
+    measured output, unconditioned.
     """
 
-    stage: Substrate
+    stage: Substrate | None
     activation: str = "relu"
     physics: Substrate | None = None
     #: per-feature centre and scale of the physics' output, set by :meth:`calibrate`
@@ -76,10 +78,22 @@ class Unit:
             raise ConfigError(
                 f"unknown activation {self.activation!r}; choices: {sorted(ACTIVATIONS)}"
             )
+        if self.stage is None:
+            if self.physics is None or not self.physics.energy_based:
+                raise ConfigError(
+                    "a unit without a linear stage must hold an energy-based physical system "
+                    "(e.g. resistive)"
+                )
+            return
         if not self.stage.linear:
             raise ConfigError(
                 f"the stage of a unit must be a linear substrate (ideal, crossbar), "
                 f"got {self.stage.name!r}; put other physics in front of it as `physics`"
+            )
+        if self.physics is not None and self.physics.energy_based:
+            raise ConfigError(
+                f"the energy-based {self.physics.name} substrate is a unit on its own; "
+                f"it takes no linear stage"
             )
         if self.physics is not None and self.physics.out_features != self.stage.in_features:
             raise ConfigError(
@@ -90,7 +104,7 @@ class Unit:
     @property
     def substrates(self) -> list[Substrate]:
         """The unit's hardware, in signal order."""
-        return [self.stage] if self.physics is None else [self.physics, self.stage]
+        return [s for s in (self.physics, self.stage) if s is not None]
 
     @property
     def in_features(self) -> int:
@@ -98,13 +112,15 @@ class Unit:
 
     @property
     def out_features(self) -> int:
-        return self.stage.out_features
+        return self.substrates[-1].out_features
 
     def measure(self, h: Tensor) -> UnitOutput:
         """One physical pass through the unit (a pass per substrate it holds)."""
         p = h
         if self.physics is not None:
             p = self.condition(_checked(self.physics, self.physics.measure(h)))
+        if self.stage is None:
+            return UnitOutput(p, p, self.f(p))
         z = _checked(self.stage, self.stage.measure(p))
         return UnitOutput(p, z, self.f(z))
 
@@ -124,7 +140,7 @@ class Unit:
     def calibrate(self, h: Tensor) -> Tensor:
         """Measure the physics once on a calibration batch, fix the conditioning statistics,
         and return the conditioned batch (the stage's input)."""
-        if self.physics is None:
+        if self.physics is None or self.stage is None:
             return h
         p = _checked(self.physics, self.physics.measure(h))
         self.p_mean = p.mean(dim=0)
@@ -186,12 +202,17 @@ class PhysicalNetwork:
         ``stage`` substrate (``width -> width``). A recorded system (``measured``) has the
         size it was recorded at: it is the first unit's physics only, and further widths add
         stage-only units. Unit ``k``'s hardware is seeded from ``seed * 1000 + k`` (physics
-        and stage with different offsets)."""
+        and stage with different offsets). An energy-based ``substrate`` is one unit whose
+        layers have the given widths (the last is its output), with no stage."""
         if not widths or any(w < 1 for w in widths):
             raise ConfigError(f"hidden widths must be a non-empty list of positive ints: {widths}")
         if substrate not in SUBSTRATES:
             raise ConfigError(f"unknown substrate {substrate!r}; choices: {sorted(SUBSTRATES)}")
         kind = SUBSTRATES[substrate]
+        if kind.energy_based:
+            config = {**(substrate_config or {}), "hidden": list(widths[:-1])}
+            physics = make_substrate(substrate, in_features, widths[-1], seed=seed, config=config)
+            return cls([Unit(None, "identity", physics)], num_classes, seed=seed)
         recorded = None
         if not kind.linear:
             recorded = kind.recorded_shape(kind.config_class.from_dict(substrate_config or {}))
@@ -257,12 +278,18 @@ class PhysicalNetwork:
     def calibrate(self, x: Tensor) -> None:
         """Fix every unit's conditioning from a calibration batch (its queries count as cost;
         a network without physics needs none and spends none)."""
-        last = max((k for k, u in enumerate(self.units) if u.physics is not None), default=-1)
+        conditioned = [
+            k for k, u in enumerate(self.units) if u.physics is not None and u.stage is not None
+        ]
+        last = max(conditioned, default=-1)
         h = x
         for k, unit in enumerate(self.units[: last + 1]):
-            p = unit.calibrate(h)
-            if k < last:  # the next physics needs this unit's output
-                h = unit.f(_checked(unit.stage, unit.stage.measure(p)))
+            if k in conditioned:
+                p = unit.calibrate(h)
+                if k < last:  # the next physics needs this unit's output
+                    h = unit.f(_checked(unit.stage, unit.stage.measure(p)))  # type: ignore[union-attr]
+            else:
+                h = unit.measure(h).t
 
     def substrates(self) -> list[Substrate]:
         """All hardware of the network, in signal order."""
@@ -280,7 +307,7 @@ class PhysicalNetwork:
             "units": [
                 {
                     "activation": u.activation,
-                    "stage": u.stage.state_dict(),
+                    "stage": None if u.stage is None else u.stage.state_dict(),
                     "physics": None if u.physics is None else u.physics.state_dict(),
                     "p_mean": u.p_mean,
                     "p_scale": u.p_scale,
@@ -303,7 +330,10 @@ class PhysicalNetwork:
                 )
             if (saved["physics"] is None) != (unit.physics is None):
                 raise ConfigError(f"unit {k + 1}: saved and current units differ in physics")
-            unit.stage.load_state_dict(saved["stage"])
+            if (saved["stage"] is None) != (unit.stage is None):
+                raise ConfigError(f"unit {k + 1}: saved and current units differ in stage")
+            if unit.stage is not None:
+                unit.stage.load_state_dict(saved["stage"])
             unit.p_mean, unit.p_scale = saved["p_mean"], saved["p_scale"]
             if unit.physics is not None:
                 unit.physics.load_state_dict(saved["physics"])

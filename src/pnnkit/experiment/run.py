@@ -17,7 +17,13 @@ from pnnkit.data import Dataset, load_dataset
 from pnnkit.experiment.config import TrainConfig, substrate_spec
 from pnnkit.experiment.folder import RunFolder
 from pnnkit.experiment.plots import plot_information_plane, plot_learning_curves
-from pnnkit.learning import BottleneckEstimator, PIBConfig, make_rule, rule_config
+from pnnkit.learning import (
+    BottleneckEstimator,
+    LearningRule,
+    PIBConfig,
+    make_rule,
+    rule_config,
+)
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import SUBSTRATES, Counters
 
@@ -47,8 +53,9 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]
     return list(torch.randperm(n, generator=generator).tensor_split(count))
 
 
-def accuracy(network: PhysicalNetwork, x: Tensor, y: Tensor) -> float:
-    return float((network.predict(x) == y).float().mean())
+def accuracy(rule: LearningRule, x: Tensor, y: Tensor) -> float:
+    """Fraction of ``x`` the trained system classifies as ``y`` (the rule's own inference)."""
+    return float((rule.predict(x) == y).float().mean())
 
 
 def information_plane(
@@ -126,9 +133,10 @@ class Trainer:
                 stats = self.rule.train_step(data.x_train[index], data.y_train[index])
                 sums["loss"] += stats.loss / len(order)
                 sums["readout_loss"] += stats.readout_loss / len(order)
+            self.rule.before_evaluation()
             with evaluation_apart(self.network, self.eval_counters):
-                train_acc = accuracy(self.network, data.x_train, data.y_train)
-                test_acc = accuracy(self.network, data.x_test, data.y_test)
+                train_acc = accuracy(self.rule, data.x_train, data.y_train)
+                test_acc = accuracy(self.rule, data.x_test, data.y_test)
                 i_xt, i_ty = information_plane(self.network, self.estimator, x_info, y_info)
             costs = self.network.counters()
             record = {
@@ -161,6 +169,11 @@ class Trainer:
             "rng": {"shuffle": self.shuffle.get_state(), "torch": torch.get_rng_state()},
         }
 
+    def _stage_name(self) -> str | None:
+        """The stage after the physics, or None when the substrate is its own unit."""
+        kind = SUBSTRATES[substrate_spec(self.config.substrate, {})[0]]
+        return None if kind.linear or kind.energy_based else self.config.stage
+
     def finish(self, wall_seconds: float) -> dict[str, Any]:
         cfg, last = self.config, self.history[-1]
         title = f"{cfg.method} on {cfg.substrate}, {cfg.dataset}, seed {cfg.seed}"
@@ -170,7 +183,7 @@ class Trainer:
         summary = {
             "method": cfg.method,
             "substrate": cfg.substrate,
-            "stage": None if SUBSTRATES[substrate_spec(cfg.substrate, {})[0]].linear else cfg.stage,
+            "stage": self._stage_name(),
             "dataset": cfg.dataset,
             "seed": cfg.seed,
             "epochs": cfg.epochs,

@@ -62,7 +62,9 @@ class Backprop(LearningRule):
             for unit in self.network.units:
                 if unit.physics is not None:
                     h = unit.condition(self._model(unit.physics, h))
-                h = unit.f(self._model(unit.stage, h))
+                if unit.stage is not None:
+                    h = self._model(unit.stage, h)
+                h = unit.f(h)
             loss = F.cross_entropy(self.network.logits(h), y)
             self.optimizer.zero_grad()
             loss.backward()

@@ -80,8 +80,30 @@ class LearningRule(ABC):
     def train_step(self, x: Tensor, y: Tensor) -> StepStats:
         """One update from a batch of inputs ``x`` (n, d) and integer labels ``y`` (n,)."""
 
+    def predict(self, x: Tensor) -> Tensor:
+        """Class predictions of the trained system (through the hardware). Most rules use the
+        network's readout; a rule with its own inference (forward-forward's goodness over
+        labels) overrides this."""
+        return self.network.predict(x)
+
+    def before_evaluation(self) -> None:
+        """Bring the hardware into the state to evaluate (in-silico training deploys its
+        digital weights here); most rules train the hardware itself and do nothing."""
+
     def state_dict(self) -> dict[str, Any]:
         return {"step_count": self.step_count}
+
+    def require_linear_stages(self) -> None:
+        """Refuse networks with a unit that has no linear stage (an energy-based system), which
+        rules updating stages by outer products cannot train."""
+        for unit in self.network.units:
+            if unit.stage is None:
+                physics = unit.physics.name if unit.physics is not None else "?"
+                raise ConfigError(
+                    f"method {self.name!r} trains the linear stage of each unit, and the "
+                    f"{physics} substrate has none (it is energy-based); use --method eqprop "
+                    f"or backprop"
+                )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step_count = state["step_count"]

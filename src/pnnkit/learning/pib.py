@@ -164,6 +164,7 @@ class PIB(LearningRule):
 
     def __init__(self, network: PhysicalNetwork, config: PIBConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
+        self.require_linear_stages()
         self.config: PIBConfig = config
         self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]
         self.readout_optimizer = torch.optim.Adam(network.readout.parameters(), config.readout_lr)

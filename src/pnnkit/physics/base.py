@@ -122,6 +122,10 @@ class Substrate(ABC):
     exact_twin: ClassVar[bool] = False
     #: True for linear stages: parameters ``(out, in + 1)`` and ``z = W [x, 1]``
     linear: ClassVar[bool] = False
+    #: True for a whole network that relaxes to a minimum of an energy (layers coupled both
+    #: ways, e.g. a resistive network): it forms a unit on its own, with no linear stage, and
+    #: takes its hidden widths from its config
+    energy_based: ClassVar[bool] = False
 
     def __init__(
         self,
