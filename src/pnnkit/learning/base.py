@@ -89,6 +89,7 @@ class LearningRule(ABC):
     def before_evaluation(self) -> None:
         """Bring the hardware into the state to evaluate (in-silico training deploys its
         digital weights here); most rules train the hardware itself and do nothing."""
+        return None
 
     def state_dict(self) -> dict[str, Any]:
         return {"step_count": self.step_count}
