@@ -156,8 +156,11 @@ def test_backprop_matches_torch_autograd_on_the_same_mlp():
     config = rule_config(
         "backprop", {"optimizer": "sgd", "lr": 0.1, "readout_lr": 0.1, "schedule": "constant"}
     )
-    stats = Backprop(net, config, total_steps=1).train_step(x, y)
+    rule = Backprop(net, config, total_steps=1)
+    stats = rule.train_step(x, y)
     assert stats.loss == pytest.approx(float(loss.detach()))
+    assert net.counters().physical_queries == 0  # trained on the twin alone...
+    rule.before_evaluation()  # ... and deployed to the hardware to be evaluated
     for unit, layer in zip(net.units, [reference[0], reference[2]], strict=False):
         got = unit.stage.read_parameters()
         torch.testing.assert_close(got[:, :-1], layer.weight.detach())

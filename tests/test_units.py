@@ -142,7 +142,9 @@ def test_backprop_trains_physics_parameters_and_stages_through_their_twins():
     config = rule_config(
         "backprop", {"optimizer": "sgd", "lr": 0.1, "readout_lr": 0.1, "schedule": "constant"}
     )
-    Backprop(net, config, total_steps=1).train_step(x, y)
+    rule = Backprop(net, config, total_steps=1)
+    rule.train_step(x, y)
+    rule.before_evaluation()
     landed = [u.physics.read_parameters() for u in net.units]
     landed += [u.stage.read_parameters() for u in net.units]
     for value, start, grad in zip(landed, params["b"] + params["w"], grads, strict=True):

@@ -8,15 +8,20 @@ from pnnkit.configtools import build
 from pnnkit.errors import ConfigError
 from pnnkit.learning.backprop import Backprop
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.insilico import InSilico, InSilicoConfig
 from pnnkit.learning.optim import UpdateRule, cosine_lr
+from pnnkit.learning.pat import PATConfig, PhysicsAware
 from pnnkit.learning.pib import PIB, BottleneckEstimator, PIBConfig
 from pnnkit.learning.readout import ReadoutOnly
+from pnnkit.learning.twins import NetworkTwin, TwinMismatch
 from pnnkit.network import PhysicalNetwork
 
 #: method name -> (rule class, its config class)
 RULES: dict[str, tuple[type[LearningRule], type[RuleConfig]]] = {
     "pib": (PIB, PIBConfig),
     "backprop": (Backprop, RuleConfig),
+    "insilico": (InSilico, InSilicoConfig),
+    "pat": (PhysicsAware, PATConfig),
     "readout": (ReadoutOnly, RuleConfig),
 }
 
@@ -43,11 +48,17 @@ __all__ = [
     "RULES",
     "Backprop",
     "BottleneckEstimator",
+    "InSilico",
+    "InSilicoConfig",
     "LearningRule",
+    "NetworkTwin",
+    "PATConfig",
     "PIBConfig",
+    "PhysicsAware",
     "ReadoutOnly",
     "RuleConfig",
     "StepStats",
+    "TwinMismatch",
     "UpdateRule",
     "cosine_lr",
     "make_rule",
