@@ -34,7 +34,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_entropy.py
-	$(BIN)/python benchmarks/bench_digits.py
+	$(BIN)/pnnkit bench --out benchmarks/results/bench
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

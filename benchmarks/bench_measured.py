@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grid import markdown_table, run_grid
 from pnnkit.data import load_dataset
+from pnnkit.experiment.bench import BenchConfig, markdown_table, run_bench
 from pnnkit.physics.measured import MeasuredSubstrate, make_synthetic_recording
 
 
@@ -43,14 +43,16 @@ def main() -> None:
     print(f"emulator held-out R^2 (overall):           {report['r2_overall']:.4f}")
     print(f"estimated residual noise std (mean):      {np.mean(report['residual_std']):.4f}")
     print(f"chosen width / ridge: {report['width']:.4g} / {report['ridge']:.4g}\n")
-    jobs = [
-        {"method": m, "substrate": f"measured:{path}", "dataset": "digits", "seed": s}
-        for m in ("pib", "readout", "backprop")
-        for s in args.seeds
-    ]
-    for job in jobs:
-        job["epochs"] = args.epochs
-    print(markdown_table(run_grid(jobs, [], args.out, args.workers)))
+    config = BenchConfig(
+        methods=["pib", "readout", "backprop"],
+        substrates=[f"measured:{path}"],
+        seeds=args.seeds,
+        epochs=args.epochs,
+        workers=args.workers,
+        out=str(args.out),
+    )
+    result = run_bench(config)
+    print(markdown_table(result["cells"], result["skipped"]))
 
 
 if __name__ == "__main__":

@@ -188,6 +188,63 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from pnnkit.experiment.bench import BenchConfig, markdown_table, run_bench
+
+    d = BenchConfig()
+    config = BenchConfig(
+        methods=args.methods or d.methods,
+        substrates=args.substrates or d.substrates,
+        datasets=args.datasets or d.datasets,
+        seeds=args.seeds or d.seeds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        hidden=args.hidden,
+        stage=args.stage,
+        overrides=args.set,
+        workers=args.workers,
+        out=args.out,
+    )
+    result = run_bench(config, progress=not args.quiet)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(markdown_table(result["cells"], result["skipped"]))
+        print(f"\n{len(result['runs'])} runs in {result['wall_seconds']:.0f} s; files:")
+        for path in result["files"].values():
+            print(f"  {path}")
+    return 0
+
+
+def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    from pnnkit.experiment.bench import BenchConfig
+
+    d = BenchConfig()
+    parser.add_argument(
+        "--methods", nargs="+", help=f"methods to compare (default: {' '.join(d.methods)})"
+    )
+    parser.add_argument(
+        "--substrates", nargs="+", help=f"substrates (default: {' '.join(d.substrates)})"
+    )
+    parser.add_argument("--datasets", nargs="+", help="datasets (default: digits)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default: 0 1 2)")
+    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--hidden", type=_hidden, default=d.hidden, help="unit widths (256,256)")
+    parser.add_argument("--stage", default=d.stage, help="stage after non-linear physics")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every run, as in train (e.g. rule.lr=0.001)",
+    )
+    parser.add_argument("--workers", type=int, default=d.workers, help="runs in parallel")
+    parser.add_argument("--out", default=d.out, help=f"results folder (default {d.out})")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pnnkit",
@@ -199,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = verbs.add_parser("train", help="train a physical network, write a run folder")
     _add_train_arguments(train)
     train.set_defaults(func=_cmd_train)
+    bench = verbs.add_parser(
+        "bench", help="compare training methods on substrates and datasets over seeds"
+    )
+    _add_bench_arguments(bench)
+    bench.set_defaults(func=_cmd_bench)
     demo = verbs.add_parser(
         "demo", help="PIB on a simulated crossbar vs backprop on an ideal layer, on digits"
     )

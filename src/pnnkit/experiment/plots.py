@@ -51,3 +51,38 @@ def plot_information_plane(metrics: list[dict[str, Any]], path: Path, title: str
     fig.suptitle(title)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_accuracy_vs_queries(cells: list[dict[str, Any]], path: Path) -> None:
+    """Test accuracy (mean +- std over seeds) against the physical queries spent in training,
+    one panel per (dataset, substrate), one labelled point per method. The query axis is
+    logarithmic above 1,000 and linear below (rules that train on a twin spend almost none)."""
+    panels = sorted({(c["dataset"], c["substrate"]) for c in cells})
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5 * len(panels), 4), layout="constrained", squeeze=False
+    )
+    for ax, (dataset, substrate) in zip(axes[0], panels, strict=True):
+        for c in cells:
+            if (c["dataset"], c["substrate"]) != (dataset, substrate):
+                continue
+            ax.errorbar(
+                c["physical_queries"],
+                c["test_accuracy_mean"],
+                yerr=c["test_accuracy_std"],
+                fmt="o",
+                capsize=3,
+            )
+            ax.annotate(
+                c["method"],
+                (c["physical_queries"], c["test_accuracy_mean"]),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=8,
+            )
+        ax.set_xscale("symlog", linthresh=1e3)
+        ax.set_xlabel("physical queries in training")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{substrate}, {dataset}")
+        ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -109,6 +109,8 @@ class Trainer:
         )
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.eval_counters = Counters()
+        #: wall time of the training steps (and deployments), evaluation excluded
+        self.train_seconds = 0.0
         self.history: list[dict[str, Any]] = []
         self.folder.create(overwrite=overwrite)
         self.folder.write_json(self.folder.config, config.resolved())
@@ -129,11 +131,13 @@ class Trainer:
         for epoch in bar:
             sums = {"loss": 0.0, "readout_loss": 0.0}
             order = batches(len(data.y_train), cfg.batch_size, self.shuffle)
+            step_start = time.perf_counter()
             for index in order:
                 stats = self.rule.train_step(data.x_train[index], data.y_train[index])
                 sums["loss"] += stats.loss / len(order)
                 sums["readout_loss"] += stats.readout_loss / len(order)
             self.rule.before_evaluation()
+            self.train_seconds += time.perf_counter() - step_start
             with evaluation_apart(self.network, self.eval_counters):
                 train_acc = accuracy(self.rule, data.x_train, data.y_train)
                 test_acc = accuracy(self.rule, data.x_test, data.y_test)
@@ -149,6 +153,7 @@ class Trainer:
                 "info_i_ty": i_ty,
                 "physical_queries": costs.physical_queries,
                 "device_writes": costs.device_writes,
+                "train_seconds": self.train_seconds,
                 "wall_seconds": time.perf_counter() - start,
             }
             self.history.append(record)
@@ -166,6 +171,7 @@ class Trainer:
             "network": self.network.state_dict(),
             "rule": self.rule.state_dict(),
             "eval_counters": self.eval_counters.as_dict(),
+            "train_seconds": self.train_seconds,
             "rng": {"shuffle": self.shuffle.get_state(), "torch": torch.get_rng_state()},
         }
 
@@ -195,6 +201,10 @@ class Trainer:
             "device_writes": costs.device_writes,
             "programming_pulses": costs.programming_pulses,
             "evaluation_queries": self.eval_counters.physical_queries,
+            "train_seconds": self.train_seconds,
+            "hardware_seconds": costs.hardware_seconds,
+            # the rule's own work: training time not spent inside the (simulated) hardware
+            "digital_seconds": max(self.train_seconds - costs.hardware_seconds, 0.0),
             "substrate_reports": {
                 f"unit{k + 1}.{s.name}": s.fit_report
                 for k, unit in enumerate(self.network.units)

@@ -33,9 +33,10 @@ Costs that matter on real hardware are counted in :class:`Counters`.
 from __future__ import annotations
 
 import dataclasses
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,7 +56,9 @@ class Counters:
     received at least one programming pulse in an update (a crossbar weight is a pair of
     devices; stuck devices count, the pulses were sent); digital substrates count each changed
     parameter as one write and one pulse; ``programming_pulses`` counts pulses;
-    ``parameter_reads`` counts full read-backs of the parameter array.
+    ``parameter_reads`` counts full read-backs of the parameter array; ``hardware_seconds`` is
+    the wall time spent inside the substrate's measure, program and read calls (the rest of a
+    training step is the rule's digital work).
     """
 
     physical_queries: int = 0
@@ -63,15 +66,17 @@ class Counters:
     device_writes: int = 0
     programming_pulses: int = 0
     parameter_reads: int = 0
+    #: wall time, excluded from equality (two identical runs never take the same time)
+    hardware_seconds: float = field(default=0.0, compare=False)
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
 
-    def load(self, values: dict[str, int]) -> None:
+    def load(self, values: dict[str, float]) -> None:
         for name, value in values.items():
             if not hasattr(self, name):
                 raise ConfigError(f"unknown counter {name!r} in saved state")
-            setattr(self, name, int(value))
+            setattr(self, name, type(getattr(self, name))(value))
 
     def __add__(self, other: Counters) -> Counters:
         return Counters(**{k: v + getattr(other, k) for k, v in self.as_dict().items()})
@@ -158,8 +163,10 @@ class Substrate(ABC):
         Counts ``n`` physical queries and one pass.
         """
         self._check_input(x)
+        start = time.perf_counter()
         with torch.no_grad():
             out = self._measure(x.detach())
+        self.counters.hardware_seconds += time.perf_counter() - start
         if out.shape != (x.shape[0], self.out_features):
             raise MeasurementError(
                 f"{self.name} substrate returned shape {tuple(out.shape)}, "
@@ -176,14 +183,18 @@ class Substrate(ABC):
         physics (quantised, noisy, bounded steps on a crossbar), never an exact float write.
         """
         self._check_parameters("delta", delta)
+        start = time.perf_counter()
         with torch.no_grad():
             self._program(delta.detach())
+        self.counters.hardware_seconds += time.perf_counter() - start
 
     def read_parameters(self) -> Tensor:
         """Read the effective parameters back (shape :meth:`parameter_shape`)."""
+        start = time.perf_counter()
         with torch.no_grad():
             params = self._read_parameters()
         self.counters.parameter_reads += 1
+        self.counters.hardware_seconds += time.perf_counter() - start
         return params
 
     def program_to(self, target: Tensor, *, rounds: int = 8, tolerance: float = 0.0) -> float:
