@@ -25,9 +25,14 @@ def _hidden(text: str) -> list[int]:
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     from pnnkit.experiment import TrainConfig
+    from pnnkit.learning import RULES
 
     d = TrainConfig()
-    parser.add_argument("--method", default=d.method, help=f"learning rule (default {d.method})")
+    parser.add_argument(
+        "--method",
+        default=d.method,
+        help=f"learning rule: {', '.join(sorted(RULES))} (default {d.method})",
+    )
     parser.add_argument(
         "--substrate",
         default=d.substrate,

@@ -19,8 +19,12 @@ class TrainConfig:
     """Everything that defines a supervised training run (every field has a default).
 
     Attributes:
-        method: learning rule (``pib``, ``backprop``, or ``readout``: hardware frozen, only
-            the readout trained, the baseline a rule for the units must beat).
+        method: learning rule: ``pib`` (the default), ``backprop`` (exact twin, the digital
+            ceiling), ``insilico`` (twin with mismatch, then deployed), ``pat``
+            (physics-aware), ``ff`` (model-free forward-forward), ``dfa``, ``spsa``, ``hsic``,
+            ``eqprop`` (energy-based substrates only), or ``readout`` (hardware frozen, only
+            the readout trained: the baseline a rule for the units must beat). See
+            docs/methods.md.
         substrate: physics of every unit. A linear substrate (``crossbar``, ``ideal``) is the
             unit; any other (``scattering``, ``mzi``, ...) is fixed physics followed by a
             ``stage``.

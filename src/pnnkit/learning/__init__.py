@@ -8,6 +8,7 @@ from pnnkit.configtools import build
 from pnnkit.errors import ConfigError
 from pnnkit.learning.backprop import Backprop
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.eqprop import EqProp, EqPropConfig
 from pnnkit.learning.insilico import InSilico, InSilicoConfig
 from pnnkit.learning.optim import UpdateRule, cosine_lr
 from pnnkit.learning.pat import PATConfig, PhysicsAware
@@ -22,6 +23,7 @@ RULES: dict[str, tuple[type[LearningRule], type[RuleConfig]]] = {
     "backprop": (Backprop, RuleConfig),
     "insilico": (InSilico, InSilicoConfig),
     "pat": (PhysicsAware, PATConfig),
+    "eqprop": (EqProp, EqPropConfig),
     "readout": (ReadoutOnly, RuleConfig),
 }
 
@@ -48,6 +50,8 @@ __all__ = [
     "RULES",
     "Backprop",
     "BottleneckEstimator",
+    "EqProp",
+    "EqPropConfig",
     "InSilico",
     "InSilicoConfig",
     "LearningRule",

@@ -54,7 +54,10 @@ class UpdateRule:
         return {"steps": self.steps, "m": self.m, "v": self.v}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.steps, self.m, self.v = state["steps"], state["m"], state["v"]
+        # copies: the moments are updated in place, and the saved state must stay as saved
+        self.steps = state["steps"]
+        self.m = None if state["m"] is None else state["m"].clone()
+        self.v = None if state["v"] is None else state["v"].clone()
 
 
 def cosine_lr(base_lr: float, step: int, total_steps: int, final_fraction: float = 0.0) -> float:

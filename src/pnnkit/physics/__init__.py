@@ -20,6 +20,7 @@ from pnnkit.physics.instrument import InstrumentConfig, InstrumentSubstrate
 from pnnkit.physics.measured import MeasuredConfig, MeasuredSubstrate
 from pnnkit.physics.mzi import MZIConfig, MZIMesh
 from pnnkit.physics.oscillators import OscillatorConfig, OscillatorNetwork
+from pnnkit.physics.resistive import ResistiveConfig, ResistiveNetwork
 from pnnkit.physics.scattering import ScatteringConfig, ScatteringMedium
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "MeasuredSubstrate",
     "OscillatorConfig",
     "OscillatorNetwork",
+    "ResistiveConfig",
+    "ResistiveNetwork",
     "ScatteringConfig",
     "ScatteringMedium",
     "Substrate",
