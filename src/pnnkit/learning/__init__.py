@@ -8,12 +8,15 @@ from pnnkit.configtools import build
 from pnnkit.errors import ConfigError
 from pnnkit.learning.backprop import Backprop
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.dfa import DFA, DFAConfig
 from pnnkit.learning.eqprop import EqProp, EqPropConfig
+from pnnkit.learning.hsic import HSICBottleneck, HSICConfig
 from pnnkit.learning.insilico import InSilico, InSilicoConfig
 from pnnkit.learning.optim import UpdateRule, cosine_lr
 from pnnkit.learning.pat import PATConfig, PhysicsAware
 from pnnkit.learning.pib import PIB, BottleneckEstimator, PIBConfig
 from pnnkit.learning.readout import ReadoutOnly
+from pnnkit.learning.spsa import SPSA, SPSAConfig
 from pnnkit.learning.twins import NetworkTwin, TwinMismatch
 from pnnkit.network import PhysicalNetwork
 
@@ -23,6 +26,9 @@ RULES: dict[str, tuple[type[LearningRule], type[RuleConfig]]] = {
     "backprop": (Backprop, RuleConfig),
     "insilico": (InSilico, InSilicoConfig),
     "pat": (PhysicsAware, PATConfig),
+    "dfa": (DFA, DFAConfig),
+    "spsa": (SPSA, SPSAConfig),
+    "hsic": (HSICBottleneck, HSICConfig),
     "eqprop": (EqProp, EqPropConfig),
     "readout": (ReadoutOnly, RuleConfig),
 }
@@ -46,12 +52,17 @@ def make_rule(
 
 
 __all__ = [
+    "DFA",
     "PIB",
     "RULES",
+    "SPSA",
     "Backprop",
     "BottleneckEstimator",
+    "DFAConfig",
     "EqProp",
     "EqPropConfig",
+    "HSICBottleneck",
+    "HSICConfig",
     "InSilico",
     "InSilicoConfig",
     "LearningRule",
@@ -61,6 +72,7 @@ __all__ = [
     "PhysicsAware",
     "ReadoutOnly",
     "RuleConfig",
+    "SPSAConfig",
     "StepStats",
     "TwinMismatch",
     "UpdateRule",
