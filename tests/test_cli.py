@@ -249,3 +249,44 @@ def test_measured_recording_substrate_from_the_command_line(tmp_path, capsys):
     assert report["r2_overall"] > 0.9 and report["n_holdout"] == 60
     code, _, stderr = run_cli(capsys, *args[:-1], "--dataset", "digits", "--out", "y")
     assert code == 2 and "takes 4 inputs but the data has 64 features" in stderr
+
+
+@pytest.mark.parametrize(
+    "method, substrate",
+    [
+        ("insilico", "crossbar"),
+        ("pat", "scattering"),
+        ("ff", "crossbar"),
+        ("dfa", "crossbar"),
+        ("spsa", "ideal"),
+        ("hsic", "crossbar"),
+        ("eqprop", "resistive"),
+    ],
+)
+def test_every_method_trains_from_the_command_line(tmp_path, capsys, method, substrate):
+    code, stdout, stderr = run_cli(
+        capsys,
+        "train",
+        *SMALL,
+        "--method",
+        method,
+        "--substrate",
+        substrate,
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
+    assert code == 0, stderr
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["method"] == method and 0 <= summary["test_accuracy"] <= 1
+    assert summary["digital_seconds"] >= 0 and summary["hardware_seconds"] > 0
+
+
+def test_optional_integer_settings_read_from_the_command_line(tmp_path, capsys):
+    args = ["train", *SMALL, "--method", "ff", "--json"]
+    code, _, stderr = run_cli(capsys, *args, "--out", str(tmp_path), "--set", "rule.seed=3")
+    assert code == 0, stderr
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["rule_options"]["seed"] == 3
+    code, _, stderr = run_cli(capsys, *args, "--out", "y", "--set", "rule.seed=three")
+    assert code == 2 and "seed = 'three' is invalid: must be an integer" in stderr

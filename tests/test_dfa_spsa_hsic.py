@@ -25,15 +25,6 @@ from pnnkit.network import PhysicalNetwork, Unit
 from pnnkit.physics import IdealLinear, linear_twin, with_bias_column
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: one intra-op thread is faster, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class RecordingIdeal(IdealLinear):
     """An exact linear layer that records its programming requests and refuses to be modelled."""
 

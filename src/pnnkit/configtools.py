@@ -37,8 +37,14 @@ def build(cls: type[T], values: Mapping[str, Any]) -> T:
 
 
 def coerce(name: str, kind: Any, value: Any) -> Any:
-    """``value`` as a ``kind`` (int, float, bool, str or a config dataclass); other annotations
-    (lists, unions) are passed through for the config's own ``validate``."""
+    """``value`` as a ``kind`` (int, float, bool, str, a config dataclass, or one of those or
+    None: ``"none"`` and ``"null"`` read as None); other annotations (lists, wider unions) are
+    passed through for the config's own ``validate``."""
+    options = typing.get_args(kind) if isinstance(kind, types.UnionType) else ()
+    if len(options) == 2 and type(None) in options:
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        (kind,) = (o for o in options if o is not type(None))
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
         return value if isinstance(value, kind) else build(kind, value)
     if kind is float:

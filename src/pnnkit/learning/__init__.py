@@ -10,6 +10,7 @@ from pnnkit.learning.backprop import Backprop
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
 from pnnkit.learning.dfa import DFA, DFAConfig
 from pnnkit.learning.eqprop import EqProp, EqPropConfig
+from pnnkit.learning.forward_forward import FFConfig, ForwardForward
 from pnnkit.learning.hsic import HSICBottleneck, HSICConfig
 from pnnkit.learning.insilico import InSilico, InSilicoConfig
 from pnnkit.learning.optim import UpdateRule, cosine_lr
@@ -26,6 +27,7 @@ RULES: dict[str, tuple[type[LearningRule], type[RuleConfig]]] = {
     "backprop": (Backprop, RuleConfig),
     "insilico": (InSilico, InSilicoConfig),
     "pat": (PhysicsAware, PATConfig),
+    "ff": (ForwardForward, FFConfig),
     "dfa": (DFA, DFAConfig),
     "spsa": (SPSA, SPSAConfig),
     "hsic": (HSICBottleneck, HSICConfig),
@@ -61,6 +63,8 @@ __all__ = [
     "DFAConfig",
     "EqProp",
     "EqPropConfig",
+    "FFConfig",
+    "ForwardForward",
     "HSICBottleneck",
     "HSICConfig",
     "InSilico",

@@ -1,0 +1,118 @@
+"""Every training method under one interface: what each spends on the hardware, that the
+model-free ones never use a model nor backpropagate through a measurement, and that each
+refuses what it cannot train with a message naming the problem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pnnkit.errors import ConfigError
+from pnnkit.learning import RULES, make_rule, rule_config
+from pnnkit.network import PhysicalNetwork, Unit
+from test_learning import SpyIdeal
+
+#: physical passes per training sample and substrate, from each method's theory
+PASSES_PER_SAMPLE = {
+    "pib": 1,  # one measurement per unit
+    "hsic": 1,
+    "dfa": 1,
+    "pat": 1,  # forward in hardware, backward in the model
+    "readout": 1,
+    "ff": 2,  # a positive and a negative pass
+    "spsa": 2,  # L(theta + eps D) and L(theta - eps D) per estimate
+    "insilico": 0,  # trains on the twin
+    "backprop": 0,
+}
+LAYERED = sorted(PASSES_PER_SAMPLE)
+
+
+def test_every_registered_method_is_covered_here():
+    assert set(RULES) == set(PASSES_PER_SAMPLE) | {"eqprop"}
+
+
+def spy_network(seed: int = 0) -> PhysicalNetwork:
+    units = [Unit(SpyIdeal(6, 12, seed=seed)), Unit(SpyIdeal(12, 8, seed=seed + 1))]
+    return PhysicalNetwork(units, 3, seed=seed)
+
+
+def batch(n: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, 6, generator=g), torch.arange(n) % 3
+
+
+@pytest.mark.parametrize("method", LAYERED)
+def test_physical_queries_per_sample_match_the_theory(method):
+    x, y = batch(30)
+    net = PhysicalNetwork.build("ideal", 6, [12, 8], 3, seed=0)
+    rule = make_rule(method, net, rule_config(method), total_steps=2)
+    rule.train_step(x, y)
+    for substrate in net.substrates():
+        assert substrate.counters.physical_queries == PASSES_PER_SAMPLE[method] * 30
+        assert substrate.counters.passes == PASSES_PER_SAMPLE[method]
+
+
+@pytest.mark.parametrize("centred, passes", [(True, 3), (False, 2)])
+def test_eqprop_spends_two_or_three_relaxations_per_sample(centred, passes):
+    x, y = batch(30)
+    net = PhysicalNetwork.build("resistive", 6, [10, 8], 3, seed=0)
+    rule = make_rule("eqprop", net, rule_config("eqprop", {"centred": centred}), 1)
+    rule.train_step(x, y)
+    (substrate,) = net.substrates()
+    assert substrate.counters.physical_queries == passes * 30
+
+
+@pytest.mark.parametrize("method", [m for m in LAYERED if RULES[m][0].model_free])
+def test_model_free_methods_never_use_a_model_nor_autograd_through_a_measurement(method):
+    net = spy_network()  # SpyIdeal.twin() raises
+    rule = make_rule(method, net, rule_config(method), total_steps=2)
+    x, y = batch()
+    for _ in range(2):
+        rule.train_step(x.clone().requires_grad_(True), y)
+    rule.predict(x)
+    for unit in net.units:
+        assert unit.stage.grad_enabled_during_measure
+        assert not any(unit.stage.grad_enabled_during_measure)
+        assert not any(unit.stage.input_required_grad)
+
+
+def test_model_based_methods_are_flagged_as_such():
+    assert {m for m, (cls, _) in RULES.items() if not cls.model_free} == {
+        "backprop",
+        "insilico",
+        "pat",
+    }
+
+
+@pytest.mark.parametrize("method", sorted(set(RULES) - {"eqprop", "backprop", "readout"}))
+def test_layered_methods_refuse_an_energy_based_network(method):
+    net = PhysicalNetwork.build("resistive", 6, [8], 3, seed=0)
+    if method in ("insilico", "pat"):
+        pytest.skip("twin-based rules train the resistive network through its model")
+    with pytest.raises(ConfigError, match=r"resistive|energy"):
+        make_rule(method, net, rule_config(method), total_steps=1)
+
+
+def test_eqprop_refuses_a_layered_network():
+    net = PhysicalNetwork.build("crossbar", 6, [8], 3, seed=0)
+    with pytest.raises(ConfigError, match="energy-based"):
+        make_rule("eqprop", net, rule_config("eqprop"), total_steps=1)
+
+
+@pytest.mark.parametrize("method", sorted(RULES))
+def test_every_method_trains_and_resumes_on_its_substrate(method):
+    """Two rules on identical networks; the second restored from the first's state after one
+    step: the next step gives the same loss (checkpoints hold everything a rule needs)."""
+    substrate = "resistive" if method == "eqprop" else "crossbar"
+    if method == "backprop":
+        substrate = "ideal"
+    x, y = batch()
+    pairs = []
+    for _ in range(2):
+        net = PhysicalNetwork.build(substrate, 6, [10, 8], 3, seed=0)
+        pairs.append((net, make_rule(method, net, rule_config(method), total_steps=4)))
+    (net_a, rule_a), (net_b, rule_b) = pairs
+    rule_a.train_step(x, y)
+    net_b.load_state_dict(net_a.state_dict())
+    rule_b.load_state_dict(rule_a.state_dict())
+    assert rule_a.train_step(x, y).loss == rule_b.train_step(x, y).loss
