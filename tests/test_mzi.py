@@ -46,14 +46,24 @@ def test_single_mzi_cross_and_bar_states():
     torch.testing.assert_close(u.abs(), torch.eye(2, dtype=torch.float64), atol=1e-7, rtol=0)
 
 
-def test_total_power_is_conserved_and_outputs_are_normalised():
+@pytest.mark.parametrize("power", [0, 1, 2])
+def test_total_power_is_conserved_and_rescaled_by_the_input_scale(power):
+    m = mesh(6, 6, seed=3, **LOSSLESS, rescale_power=power)
+    x = torch.randn(16, 6)
+    s = x.abs().amax(dim=1)
+    detected = m.measure(x).sum(dim=1) / m.gain
+    torch.testing.assert_close(
+        detected, x.square().sum(dim=1) / s ** (2 - power), rtol=1e-5, atol=1e-5
+    )
+    big = mesh(32, 64, seed=1, rescale_power=2)
+    out = big.measure(torch.randn(256, 32))
+    assert 0.7 < float(out.mean()) < 1.5  # |U x|^2 of standardised inputs: mean about 1
+
+
+def test_default_output_scales_like_the_input():
     m = mesh(6, 6, seed=3, **LOSSLESS)
     x = torch.randn(16, 6)
-    power = m.measure(x).sum(dim=1) / m.gain
-    torch.testing.assert_close(power, x.square().sum(dim=1), rtol=1e-5, atol=1e-5)
-    big = mesh(32, 64, seed=1)
-    out = big.measure(torch.randn(256, 32))
-    assert 0.7 < float(out.mean()) < 1.5
+    torch.testing.assert_close(m.measure(3 * x), 3 * m.measure(x), rtol=1e-5, atol=1e-5)
 
 
 def test_insertion_loss_reduces_power_by_the_expected_factor():
