@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from pnnkit.configtools import check_types
@@ -108,3 +110,30 @@ class LearningRule(ABC):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step_count = state["step_count"]
+
+
+class LocalReadout:
+    """The digital readout trained on its own: cross-entropy of ``network.logits`` on measured
+    (detached) features, Adam at ``lr`` times the rule's schedule factor. Every rule that
+    trains its units locally trains the readout this way."""
+
+    def __init__(self, network: PhysicalNetwork, lr: float) -> None:
+        self.network, self.lr = network, lr
+        self.optimizer = torch.optim.Adam(network.readout.parameters(), lr)
+
+    def train(self, features: Tensor, y: Tensor, lr_factor: float) -> float:
+        """One step on measured ``features`` (n, width) and labels ``y``; returns the loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr * lr_factor
+        with torch.enable_grad():
+            loss = F.cross_entropy(self.network.logits(features.detach()), y)
+            self.optimizer.zero_grad()
+            loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state)

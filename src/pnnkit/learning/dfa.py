@@ -34,12 +34,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from pnnkit.errors import ConfigError
 from pnnkit.info import one_hot
-from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import with_bias_column
@@ -91,7 +90,7 @@ class DFA(LearningRule):
             for unit in network.units
         ]
         self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]
-        self.readout_optimizer = torch.optim.Adam(network.readout.parameters(), config.readout_lr)
+        self.readout_trainer = LocalReadout(network, config.readout_lr)
 
     def output_error(self, logits: Tensor, y: Tensor) -> Tensor:
         """``(softmax(logits) - onehot(y)) / n``: d(mean cross-entropy)/d(logits)."""
@@ -115,19 +114,9 @@ class DFA(LearningRule):
                 grad_z = grad_z * unit.f_prime(out.z)
             grad_w = grad_z.T @ with_bias_column(out.p)
             unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
-        loss = self._train_readout(h, y)
+        loss = self.readout_trainer.train(h, y, self.lr_factor())
         self.step_count += 1
         return StepStats(loss=loss, readout_loss=loss)
-
-    def _train_readout(self, h: Tensor, y: Tensor) -> float:
-        for group in self.readout_optimizer.param_groups:
-            group["lr"] = self.config.readout_lr * self.lr_factor()
-        with torch.enable_grad():
-            loss = F.cross_entropy(self.network.logits(h.detach()), y)
-            self.readout_optimizer.zero_grad()
-            loss.backward()
-        self.readout_optimizer.step()
-        return float(loss.detach())
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -135,7 +124,7 @@ class DFA(LearningRule):
             "feedback": [b.clone() for b in self.feedback],
             "generator": self.generator.get_state(),
             "unit_updates": [u.state_dict() for u in self.unit_updates],
-            "readout_optimizer": self.readout_optimizer.state_dict(),
+            "readout_optimizer": self.readout_trainer.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -148,4 +137,4 @@ class DFA(LearningRule):
         self.generator.set_state(state["generator"])
         for update, values in zip(self.unit_updates, state["unit_updates"], strict=True):
             update.load_state_dict(values)
-        self.readout_optimizer.load_state_dict(state["readout_optimizer"])
+        self.readout_trainer.load_state_dict(state["readout_optimizer"])

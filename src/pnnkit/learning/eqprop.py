@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pnnkit.errors import ConfigError
-from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
 from pnnkit.network import PhysicalNetwork
 
@@ -102,7 +102,7 @@ class EqProp(LearningRule):
         self.config: EqPropConfig = config
         self.physics = physics
         self.update = UpdateRule(config.optimizer)
-        self.readout_optimizer = torch.optim.Adam(network.readout.parameters(), config.readout_lr)
+        self.readout_trainer = LocalReadout(network, config.readout_lr)
 
     @staticmethod
     def _refusal(network: PhysicalNetwork) -> str:
@@ -151,28 +151,18 @@ class EqProp(LearningRule):
         x = x.detach()
         grad, v_out, loss = self.estimate_gradient(x, y)
         self.physics.program(self.update.delta(grad, self.config.lr * self.lr_factor()))
-        readout_loss = self._train_readout(v_out, y)
+        readout_loss = self.readout_trainer.train(v_out, y, self.lr_factor())
         self.step_count += 1
         return StepStats(loss=loss, readout_loss=readout_loss)
-
-    def _train_readout(self, v_out: Tensor, y: Tensor) -> float:
-        for group in self.readout_optimizer.param_groups:
-            group["lr"] = self.config.readout_lr * self.lr_factor()
-        with torch.enable_grad():
-            loss = F.cross_entropy(self.network.logits(v_out.detach()), y)
-            self.readout_optimizer.zero_grad()
-            loss.backward()
-        self.readout_optimizer.step()
-        return float(loss.detach())
 
     def state_dict(self) -> dict[str, Any]:
         return {
             **super().state_dict(),
             "update": self.update.state_dict(),
-            "readout_optimizer": self.readout_optimizer.state_dict(),
+            "readout_optimizer": self.readout_trainer.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.update.load_state_dict(state["update"])
-        self.readout_optimizer.load_state_dict(state["readout_optimizer"])
+        self.readout_trainer.load_state_dict(state["readout_optimizer"])

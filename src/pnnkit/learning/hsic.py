@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from pnnkit.errors import ConfigError, ShapeError
@@ -56,7 +55,7 @@ from pnnkit.info import (
     one_hot,
     unit_normalize,
 )
-from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import with_bias_column
@@ -166,7 +165,7 @@ class HSICBottleneck(LearningRule):
         self.require_linear_stages()
         self.config: HSICConfig = config
         self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]
-        self.readout_optimizer = torch.optim.Adam(network.readout.parameters(), config.readout_lr)
+        self.readout_trainer = LocalReadout(network, config.readout_lr)
 
     def gaussian(self, samples: Tensor, sigma: float) -> Tensor:
         """Gaussian Gram matrix of the length-normalised rows of ``samples``."""
@@ -218,29 +217,19 @@ class HSICBottleneck(LearningRule):
             stats.i_xt.append(h_xt)
             stats.i_ty.append(h_yt)
             h = out.t
-        stats.readout_loss = self._train_readout(h, y)
+        stats.readout_loss = self.readout_trainer.train(h, y, self.lr_factor())
         self.step_count += 1
         return stats
-
-    def _train_readout(self, h: Tensor, y: Tensor) -> float:
-        for group in self.readout_optimizer.param_groups:
-            group["lr"] = self.config.readout_lr * self.lr_factor()
-        with torch.enable_grad():
-            loss = F.cross_entropy(self.network.logits(h.detach()), y)
-            self.readout_optimizer.zero_grad()
-            loss.backward()
-        self.readout_optimizer.step()
-        return float(loss.detach())
 
     def state_dict(self) -> dict[str, Any]:
         return {
             **super().state_dict(),
             "unit_updates": [u.state_dict() for u in self.unit_updates],
-            "readout_optimizer": self.readout_optimizer.state_dict(),
+            "readout_optimizer": self.readout_trainer.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         for update, values in zip(self.unit_updates, state["unit_updates"], strict=True):
             update.load_state_dict(values)
-        self.readout_optimizer.load_state_dict(state["readout_optimizer"])
+        self.readout_trainer.load_state_dict(state["readout_optimizer"])

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.network import PhysicalNetwork
 
 
@@ -25,23 +23,17 @@ class ReadoutOnly(LearningRule):
 
     def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        self.optimizer = torch.optim.Adam(network.readout.parameters(), config.readout_lr)
+        self.readout_trainer = LocalReadout(network, config.readout_lr)
 
     def train_step(self, x: Tensor, y: Tensor) -> StepStats:
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.config.readout_lr * self.lr_factor()
         features = self.network.forward(x)[-1]
-        with torch.enable_grad():
-            loss = F.cross_entropy(self.network.logits(features), y)
-            self.optimizer.zero_grad()
-            loss.backward()
-        self.optimizer.step()
+        loss = self.readout_trainer.train(features, y, self.lr_factor())
         self.step_count += 1
-        return StepStats(loss=float(loss.detach()), readout_loss=float(loss.detach()))
+        return StepStats(loss=loss, readout_loss=loss)
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "optimizer": self.optimizer.state_dict()}
+        return {**super().state_dict(), "optimizer": self.readout_trainer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.readout_trainer.load_state_dict(state["optimizer"])

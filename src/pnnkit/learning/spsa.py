@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pnnkit.errors import ConfigError
-from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Substrate
@@ -134,7 +134,7 @@ class SPSA(LearningRule):
             # an all-zero stage has no scale of its own: fall back to epsilon in weight units
             self._add(stage, config.epsilon * rms if rms > 0 else config.epsilon, stage=True)
         self.updates = [UpdateRule(config.optimizer) for _ in self.targets]
-        self.readout_optimizer = torch.optim.Adam(network.readout.parameters(), config.readout_lr)
+        self.readout_trainer = LocalReadout(network, config.readout_lr)
 
     def _add(self, substrate: Substrate, eps: float, *, stage: bool) -> None:
         self.targets.append(substrate)
@@ -192,19 +192,9 @@ class SPSA(LearningRule):
         ):
             lr = (cfg.lr if stage else cfg.physics_lr) * factor
             substrate.program(update.delta(grad / cfg.estimates, lr))
-        readout_loss = self._train_readout(features, y)
+        readout_loss = self.readout_trainer.train(features, y, self.lr_factor())
         self.step_count += 1
         return StepStats(loss=loss, readout_loss=readout_loss)
-
-    def _train_readout(self, h: Tensor, y: Tensor) -> float:
-        for group in self.readout_optimizer.param_groups:
-            group["lr"] = self.config.readout_lr * self.lr_factor()
-        with torch.enable_grad():
-            loss = F.cross_entropy(self.network.logits(h.detach()), y)
-            self.readout_optimizer.zero_grad()
-            loss.backward()
-        self.readout_optimizer.step()
-        return float(loss.detach())
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -212,7 +202,7 @@ class SPSA(LearningRule):
             "epsilons": list(self.epsilons),
             "generator": self.generator.get_state(),
             "updates": [u.state_dict() for u in self.updates],
-            "readout_optimizer": self.readout_optimizer.state_dict(),
+            "readout_optimizer": self.readout_trainer.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -226,4 +216,4 @@ class SPSA(LearningRule):
         self.generator.set_state(state["generator"])
         for update, values in zip(self.updates, state["updates"], strict=True):
             update.load_state_dict(values)
-        self.readout_optimizer.load_state_dict(state["readout_optimizer"])
+        self.readout_trainer.load_state_dict(state["readout_optimizer"])
