@@ -19,34 +19,25 @@ physical pass per substrate and sample.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pnnkit.errors import ConfigError
-from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.base import LearningRule, StepStats
+from pnnkit.learning.insilico import InSilicoConfig
 from pnnkit.learning.optim import UpdateRule
-from pnnkit.learning.twins import NetworkTwin, TwinMismatch
+from pnnkit.learning.twins import NetworkTwin
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Substrate
 
 
 @dataclass
-class PATConfig(RuleConfig):
-    """Settings of :class:`PhysicsAware`: those of every rule and the twin's ``mismatch``
-    (10% parameter and gain errors by default, as for in-silico training, so the two are
-    compared on the same model)."""
-
-    mismatch: TwinMismatch = field(default_factory=TwinMismatch)
-
-    def validate(self) -> None:
-        super().validate()
-        if not isinstance(self.mismatch, TwinMismatch):
-            raise ConfigError(f"mismatch = {self.mismatch!r} is invalid: must be a table")
-        self.mismatch.validate()
+class PATConfig(InSilicoConfig):
+    """Settings of :class:`PhysicsAware`: those of in-silico training, the twin's ``mismatch``
+    included (10% by default), so the two are compared on the same model."""
 
 
 def _physics_aware(measured: Tensor, twin_output: Tensor) -> Tensor:
