@@ -12,8 +12,8 @@ Circuit (all state is one vector of conductances, see :meth:`ResistiveNetwork.pa
   (``s = input_scale``), so that a pair of positive conductances acts as a signed weight.
   Every layer of nodes also has a pair of bias sources at ``+v_b`` and ``-v_b``
   (``v_b = bias_voltage``): one pair of positive conductances gives a bias of either sign,
-  and their sum a leak to ground. (The brief's single bias source per layer cannot make
-  negative biases with positive conductances; the pair is the same doubling as for inputs.)
+  and their sum a leak to ground (a single bias source could not give negative biases
+  through positive conductances).
 * **Layers.** Hidden layers of sizes ``hidden`` and an output layer of ``out_features``
   nodes. Conductances connect only consecutive layers (layer 1 to the input sources) and each
   layer to its bias pair; all are positive, within ``[g_min, g_max]``.
