@@ -1,37 +1,49 @@
-"""Time the order-2 matrix-based Renyi entropy: eigendecomposition vs Frobenius norm.
+"""Time the matrix-based Renyi entropy of one Gram matrix, with and without its gradient, per path.
 
-``S_2(A) = -log2 sum_i lambda_i^2`` can be computed from ``torch.linalg.eigvalsh`` (O(n^3)) or
-as ``-log2 ||A||_F^2`` (O(n^2)); both are :func:`pnnkit.info.renyi_entropy`, with
-``method="eig"`` or ``method="frobenius"``. The Gram matrix is built once per size (Gaussian
-kernel on n random samples of width 256, float32, median-distance width) and is not timed.
-The two methods are timed interleaved in the same loop (alternating which goes first), after
-warm-up runs, for the forward pass alone and for forward + backward.
+Paths (all :mod:`pnnkit.info`, float32):
 
-Usage: ``python benchmarks/bench_entropy.py [--n 512] [--repeats 20] [--out benchmarks/results]``
+- eigenvalues, ``alpha = 0.5``: ``renyi_entropy(a, 0.5, "eig")`` (``eigvalsh``); with the
+  gradient by autograd (``eigh`` and its backward) or in closed form
+  (``renyi_entropy_and_grad``: one ``eigh``, ``V diag(dS/dlambda) V^T``);
+- Frobenius norm, ``alpha = 2``: ``renyi_entropy(a, 2, "frobenius")``, ``O(n^2)``; with the
+  gradient by autograd or in closed form (``renyi2_entropy_and_grad``);
+- randomized, ``alpha = 0.5``: ``randomized_renyi_entropy_and_grad`` (stochastic Lanczos
+  quadrature, defaults: 8 probes, 10 steps, deflation 16), value only and with its stochastic
+  gradient.
+
+The Gram matrix (Gaussian kernel of n random samples of width 256, median-distance width,
+normalised) is built once per size and not timed. The paths are timed interleaved in one
+loop (the order alternates), after a warm-up call, as medians, on process CPU time by default
+(``--clock wall`` for wall time); a size's repeats stop early after ``--budget`` seconds (at
+least 3 rounds), which matters for the eigenvalue paths at n = 4096.
+
+Usage: ``python benchmarks/bench_entropy.py [--sizes 128 ... 4096] [--n N] [--repeats 20]
+[--out DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import platform
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from pnnkit.info import gaussian_gram, kernel_width, normalize_gram, renyi_entropy
+import bench_perf
+from bench_perf import interleaved, loglog_plot, machine, markdown, median_ms, write_csv
+from pnnkit.info import (
+    gaussian_gram,
+    kernel_width,
+    normalize_gram,
+    randomized_renyi_entropy_and_grad,
+    renyi2_entropy_and_grad,
+    renyi_entropy,
+    renyi_entropy_and_grad,
+)
 
-TABLE_SIZES = (128, 256, 512, 1024)
 WIDTH = 256
-METHODS = ("eig", "frobenius")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+SIZES = (128, 256, 512, 1024, 2048, 4096)
 
 
 def build_gram(n: int, device: torch.device, seed: int = 0) -> torch.Tensor:
@@ -41,101 +53,93 @@ def build_gram(n: int, device: torch.device, seed: int = 0) -> torch.Tensor:
     return normalize_gram(gaussian_gram(x, kernel_width(x, "median")))
 
 
-def _call(a: torch.Tensor, method: str, backward: bool) -> Callable[[], None]:
-    def forward() -> None:
-        renyi_entropy(a, 2.0, method)
+def paths(a: torch.Tensor) -> dict[str, Callable[[], None]]:
+    """The timed calls on one Gram matrix ``a``."""
 
-    def forward_backward() -> None:
-        leaf = a.detach().requires_grad_(True)
-        renyi_entropy(leaf, 2.0, method).backward()
+    def autograd(alpha: float, method: str) -> Callable[[], None]:
+        def run() -> None:
+            leaf = a.detach().requires_grad_(True)
+            torch.autograd.grad(renyi_entropy(leaf, alpha, method), leaf)
 
-    return forward_backward if backward else forward
+        return run
 
-
-def time_methods(
-    a: torch.Tensor, repeats: int, backward: bool, warmup: int = 3
-) -> dict[str, list[float]]:
-    """Seconds per call for each method, measured interleaved."""
-    fns = {m: _call(a, m, backward) for m in METHODS}
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    _sync(a.device)
-    times: dict[str, list[float]] = {m: [] for m in METHODS}
-    for r in range(repeats):
-        order = METHODS if r % 2 == 0 else METHODS[::-1]
-        for m in order:
-            _sync(a.device)
-            t0 = time.perf_counter()
-            fns[m]()
-            _sync(a.device)
-            times[m].append(time.perf_counter() - t0)
-    return times
+    return {
+        "eig value": lambda: renyi_entropy(a, 0.5, "eig"),
+        "eig + grad autograd": autograd(0.5, "eig"),
+        "eig + grad closed form": lambda: renyi_entropy_and_grad(a, 0.5),
+        "frobenius value": lambda: renyi_entropy(a, 2.0, "frobenius"),
+        "frobenius + grad autograd": autograd(2.0, "frobenius"),
+        "frobenius + grad closed form": lambda: renyi2_entropy_and_grad(a),
+        "lanczos value": lambda: randomized_renyi_entropy_and_grad(a, 0.5, need_grad=False),
+        "lanczos + grad": lambda: randomized_renyi_entropy_and_grad(a, 0.5),
+    }
 
 
-def measure(n: int, repeats: int, device: torch.device) -> dict[str, float | int]:
+def measure(n: int, repeats: int, budget: float, device: torch.device) -> dict[str, float | int]:
     a = build_gram(n, device)
-    eig = renyi_entropy(a, 2.0, "eig").item()
-    frob = renyi_entropy(a, 2.0, "frobenius").item()
-    row: dict[str, float | int] = {"n": n, "s2_eig": eig, "s2_frobenius": frob}
-    for backward, tag in ((False, "fwd"), (True, "fwd_bwd")):
-        times = time_methods(a, repeats, backward)
-        e, f = statistics.median(times["eig"]), statistics.median(times["frobenius"])
-        row[f"eig_{tag}_ms"] = 1e3 * e
-        row[f"frobenius_{tag}_ms"] = 1e3 * f
-        row[f"speedup_{tag}"] = e / f
+    fns = paths(a)
+    times = interleaved(fns, repeats, device, budget_s=budget)
+    row: dict[str, float | int] = {"n": n, "repeats": len(times["eig value"])}
+    for name in fns:
+        row[f"{name} ms"] = median_ms(times[name])
+    row["frobenius vs eig, value"] = row["eig value ms"] / row["frobenius value ms"]
+    row["frobenius vs eig, + grad autograd"] = (
+        row["eig + grad autograd ms"] / row["frobenius + grad autograd ms"]
+    )
+    row["frobenius closed form vs eig autograd, + grad"] = (
+        row["eig + grad autograd ms"] / row["frobenius + grad closed form ms"]
+    )
+    row["lanczos vs eig, value"] = row["eig value ms"] / row["lanczos value ms"]
+    row["lanczos vs eig closed form, + grad"] = (
+        row["eig + grad closed form ms"] / row["lanczos + grad ms"]
+    )
+    row["S_0.5 eig bits"] = renyi_entropy(a, 0.5, "eig").item()
+    row["S_2 eig bits"] = renyi_entropy(a, 2.0, "eig").item()
+    row["S_2 frobenius bits"] = renyi_entropy(a, 2.0, "frobenius").item()
     return row
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=512, help="batch size of the headline run")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per method")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--n", type=int, default=None, help="one more size (issue 2's option)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per path (at most)")
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per size, about")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clock", choices=["cpu", "wall"], default=None)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    if args.n < 2 or args.repeats < 1:
-        parser.error("--n must be >= 2 and --repeats >= 1")
+    if args.n is not None and args.n not in args.sizes:
+        args.sizes = sorted([*args.sizes, args.n])
+    if min(args.sizes) < 2 or args.repeats < 1:
+        parser.error("--sizes must be >= 2 and --repeats >= 1")
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-
-    env = (
-        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
-        f"{platform.processor() or platform.machine()}"
-    )
-    print(f"matrix-based Renyi entropy, alpha = 2, float32, width {WIDTH}; {env}")
-    head = measure(args.n, args.repeats, device)
-    print(
-        f"n = {args.n}, {args.repeats} repeats (medians): "
-        f"eig {head['eig_fwd_ms']:.3f} ms, frobenius {head['frobenius_fwd_ms']:.4f} ms, "
-        f"speed-up {head['speedup_fwd']:.1f}x (forward); "
-        f"with backward {head['eig_fwd_bwd_ms']:.3f} ms vs {head['frobenius_fwd_bwd_ms']:.4f} ms, "
-        f"speed-up {head['speedup_fwd_bwd']:.1f}x"
-    )
-    print(f"S_2 eig = {head['s2_eig']:.6f} bits, frobenius = {head['s2_frobenius']:.6f} bits")
-
-    rows = [head if n == args.n else measure(n, args.repeats, device) for n in TABLE_SIZES]
-    if args.n not in TABLE_SIZES:
-        rows.append(head)
+    clock = args.clock or ("cpu" if device.type == "cpu" else "wall")
+    bench_perf.CLOCK = time.process_time if clock == "cpu" else time.perf_counter
+    env = f"{machine()}; clock: {clock}"
+    print(f"matrix-based Renyi entropy of one Gram matrix, float32; {env}")
+    rows = []
+    for n in args.sizes:
+        rows.append(measure(n, args.repeats, args.budget, device))
+        print(f"n = {n}: " + ", ".join(f"{k} {v:.4g}" for k, v in rows[-1].items() if k != "n"))
+    names = list(paths(torch.eye(2)))
+    cols = ["n", *[f"{k} ms" for k in names]]
     print()
-    print(
-        f"{'n':>6} {'eig fwd ms':>11} {'frob fwd ms':>12} {'x fwd':>8} "
-        f"{'eig f+b ms':>11} {'frob f+b ms':>12} {'x f+b':>8}"
+    print(markdown(rows, cols, {c: ".3f" for c in cols[1:]}))
+    ratios = ["n", *[k for k in rows[0] if " vs " in k]]
+    print()
+    print(markdown(rows, ratios, {c: ".1f" for c in ratios[1:]}))
+    write_csv(rows, args.out / "bench_entropy.csv", env)
+    curves = {k: ([r["n"] for r in rows], [r[f"{k} ms"] for r in rows]) for k in names}
+    loglog_plot(
+        curves,
+        "n",
+        "ms per call",
+        "Renyi entropy of one n x n Gram matrix (float32)",
+        args.out / "bench_entropy.png",
     )
-    for r in rows:
-        print(
-            f"{r['n']:>6} {r['eig_fwd_ms']:>11.3f} {r['frobenius_fwd_ms']:>12.4f} "
-            f"{r['speedup_fwd']:>8.1f} {r['eig_fwd_bwd_ms']:>11.3f} "
-            f"{r['frobenius_fwd_bwd_ms']:>12.4f} {r['speedup_fwd_bwd']:>8.1f}"
-        )
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "bench_entropy.csv"
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[*rows[0].keys(), "repeats", "environment"])
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({**r, "repeats": args.repeats, "environment": env})
-    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

@@ -2,15 +2,27 @@
 
 Sanchez Giraldo, Rao & Principe, IEEE Trans. Inf. Theory 61:535 (2015); see docs/pib.md section 1.
 :mod:`pnnkit.info.kernels` builds (normalised) Gram matrices from a batch of samples;
-:mod:`pnnkit.info.entropy` turns them into entropies and mutual information in bits.
+:mod:`pnnkit.info.entropy` turns them into entropies and mutual information in bits (exactly,
+with closed-form gradients); :mod:`pnnkit.info.randomized` estimates entropies of large
+matrices by stochastic Lanczos quadrature; :mod:`pnnkit.info.bottleneck` computes PIB's two
+information terms of one unit with a hand-written gradient.
 """
 
+from pnnkit.info.bottleneck import (
+    BOTTLENECK_METHODS,
+    bottleneck_terms,
+    direction_gram,
+    label_blocks,
+)
 from pnnkit.info.entropy import (
     ENTROPY_METHODS,
+    entropy_from_power_sum,
     joint_entropy,
     mutual_information,
     renyi2_entropy_and_grad,
     renyi_entropy,
+    renyi_entropy_and_grad,
+    spectral_terms,
 )
 from pnnkit.info.kernels import (
     WIDTH_RULES,
@@ -22,19 +34,38 @@ from pnnkit.info.kernels import (
     pairwise_sq_distances,
     unit_normalize,
 )
+from pnnkit.info.randomized import (
+    lanczos_quadrature,
+    rademacher_probes,
+    randomized_renyi_entropy,
+    randomized_renyi_entropy_and_grad,
+    range_basis,
+)
 
 __all__ = [
+    "BOTTLENECK_METHODS",
     "ENTROPY_METHODS",
     "WIDTH_RULES",
+    "bottleneck_terms",
+    "direction_gram",
+    "entropy_from_power_sum",
     "gaussian_gram",
     "joint_entropy",
     "kernel_width",
+    "label_blocks",
+    "lanczos_quadrature",
     "linear_gram",
     "mutual_information",
     "normalize_gram",
     "one_hot",
     "pairwise_sq_distances",
+    "rademacher_probes",
+    "randomized_renyi_entropy",
+    "randomized_renyi_entropy_and_grad",
+    "range_basis",
     "renyi2_entropy_and_grad",
     "renyi_entropy",
+    "renyi_entropy_and_grad",
+    "spectral_terms",
     "unit_normalize",
 ]

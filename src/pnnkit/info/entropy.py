@@ -29,10 +29,13 @@ from pnnkit.errors import ConfigError, ShapeError
 
 __all__ = [
     "ENTROPY_METHODS",
+    "entropy_from_power_sum",
     "joint_entropy",
     "mutual_information",
     "renyi2_entropy_and_grad",
     "renyi_entropy",
+    "renyi_entropy_and_grad",
+    "spectral_terms",
 ]
 
 #: The methods :func:`renyi_entropy` knows.
@@ -59,12 +62,12 @@ def _check_gram(a: object, name: str) -> Tensor:
 def _check_pair(a: object, b: object) -> tuple[Tensor, Tensor]:
     a = _check_gram(a, "a")
     b = _check_gram(b, "b")
-    ok = a.shape[-1] == b.shape[-1]
-    if ok:
-        try:
-            torch.broadcast_shapes(a.shape, b.shape)
-        except RuntimeError:
-            ok = False
+    # broadcastable: equal sizes or a 1 in each trailing position (checked by hand: torch's
+    # broadcast_shapes costs more than the order-2 entropy of a 256 x 256 matrix)
+    ok = a.shape[-1] == b.shape[-1] and all(
+        p == q or p == 1 or q == 1
+        for p, q in zip(reversed(a.shape), reversed(b.shape), strict=False)
+    )
     if not ok:
         raise ShapeError(
             f"a has shape {tuple(a.shape)} and b has shape {tuple(b.shape)}; they must be "
@@ -175,6 +178,61 @@ def mutual_information(a: Tensor, b: Tensor, alpha: float = 2.0, method: str = "
         + renyi_entropy(b, alpha, method)
         - renyi_entropy(_joint_matrix(a, b), alpha, method)
     )
+
+
+def spectral_terms(lam: Tensor, alpha: float, tol: Tensor | float) -> tuple[Tensor, Tensor]:
+    """``f(lambda)`` and ``f'(lambda)`` of the Renyi power sum, elementwise.
+
+    ``f(l) = l^alpha`` (``alpha != 1``) or ``-l log2 l`` (``alpha = 1``); values at or below
+    ``tol`` (round-off of zero eigenvalues) count as exactly 0, with ``f = f' = 0``, as in
+    :func:`renyi_entropy`'s eigenvalue path. Shared by the exact and the randomized estimators.
+    """
+    keep = lam > tol
+    safe = torch.where(keep, lam, torch.ones_like(lam))
+    zero = torch.zeros_like(lam)
+    if alpha == 1.0:
+        log = torch.log2(safe)
+        return torch.where(keep, -safe * log, zero), torch.where(keep, -(log + 1.0 / _LN2), zero)
+    return (
+        torch.where(keep, safe.pow(alpha), zero),
+        torch.where(keep, alpha * safe.pow(alpha - 1.0), zero),
+    )
+
+
+def entropy_from_power_sum(p: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
+    """``S_a`` from ``p = sum_i f(lambda_i)`` (see :func:`spectral_terms`) and ``dS_a / dp``."""
+    if alpha == 1.0:
+        return p, torch.ones_like(p)
+    return torch.log2(p) / (1.0 - alpha), 1.0 / ((1.0 - alpha) * _LN2 * p)
+
+
+def _eig_tolerance(lam: Tensor, n: int) -> Tensor:
+    lam_max = lam.amax(dim=-1, keepdim=True).clamp_min(0.0)
+    return lam_max * (n * torch.finfo(lam.dtype).eps)
+
+
+def renyi_entropy_and_grad(a: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
+    """Renyi entropy of any order and its gradient ``dS_a/dA`` in closed form, without autograd.
+
+    One ``torch.linalg.eigh`` per matrix (batched over ``(..., n, n)``; ``alpha = 2`` needs
+    none, see :func:`renyi2_entropy_and_grad`): with ``A = V diag(lambda) V^T``,
+    ``dS_a/dA = V diag(dS_a/dlambda) V^T``, where
+    ``dS_a/dlambda_i = a lambda_i^(a-1) / ((1 - a) ln 2 sum_j lambda_j^a)`` and, for ``a = 1``,
+    ``-(log2 lambda_i + 1/ln 2)``. Eigenvalues at or below ``n * eps * lambda_max`` count as 0
+    and get zero gradient, as in :func:`renyi_entropy`. ``A`` is read through its symmetric
+    part, so the gradient is symmetric. Float32 or float64.
+    """
+    a = _check_gram(a, "a")
+    alpha = _check_alpha(alpha)
+    if alpha == 2.0:
+        return renyi2_entropy_and_grad(a)
+    with torch.no_grad():
+        work = a if a.dtype in (torch.float32, torch.float64) else a.to(torch.float32)
+        lam, vec = torch.linalg.eigh(0.5 * (work + work.mT))
+        f, slope = spectral_terms(lam, alpha, _eig_tolerance(lam, a.shape[-1]))
+        value, ds_dp = entropy_from_power_sum(f.sum(dim=-1), alpha)
+        grad = (vec * (slope * ds_dp.unsqueeze(-1)).unsqueeze(-2)) @ vec.mT
+    return value.to(a.dtype), grad.to(a.dtype)
 
 
 def renyi2_entropy_and_grad(a: Tensor) -> tuple[Tensor, Tensor]:

@@ -85,13 +85,17 @@ def unit_normalize(x: Tensor, eps: float = 1e-8) -> Tensor:
     return x / norm.clamp_min(eps)
 
 
-def gaussian_gram(x: Tensor, sigma: float | Tensor) -> Tensor:
+def gaussian_gram(
+    x: Tensor, sigma: float | Tensor, *, sq_distances: Tensor | None = None
+) -> Tensor:
     """Gaussian Gram matrix ``K_ij = exp(-||x_i - x_j||^2 / (2 sigma^2))``.
 
     The diagonal is exactly 1, so ``tr(K) = n``. ``sigma`` (the kernel width) must be > 0;
     it may be a float or a tensor (e.g. from :func:`kernel_width`, or learnable): a scalar,
     or for a batch ``x`` of shape ``(..., n, d)`` one width per matrix, shape ``(...)``.
-    ``x``: ``(n, d)`` or ``(..., n, d)``.
+    ``x``: ``(n, d)`` or ``(..., n, d)``. ``sq_distances``: ``pairwise_sq_distances(x)`` when
+    the caller already has it (e.g. to set the width from the same distances), so that the
+    distances are computed once.
     """
     x = _as_float(x, "x")
     if isinstance(sigma, Tensor):
@@ -117,7 +121,18 @@ def gaussian_gram(x: Tensor, sigma: float | Tensor) -> Tensor:
     else:
         s = _check_positive_real(sigma, "sigma")
         scale = -0.5 / (s * s)
-    return torch.exp(pairwise_sq_distances(x) * scale)
+    d = pairwise_sq_distances(x) if sq_distances is None else _check_distances(sq_distances, x)
+    return torch.exp(d * scale)
+
+
+def _check_distances(d: Tensor, x: Tensor) -> Tensor:
+    n = x.shape[-2]
+    if tuple(d.shape) != (*x.shape[:-2], n, n):
+        raise ShapeError(
+            f"sq_distances has shape {tuple(d.shape)}; expected {(*x.shape[:-2], n, n)} "
+            f"for x of shape {tuple(x.shape)}"
+        )
+    return d
 
 
 def linear_gram(x: Tensor) -> Tensor:
@@ -151,7 +166,9 @@ def normalize_gram(k: Tensor) -> Tensor:
     return k / tr.unsqueeze(-1).unsqueeze(-1)
 
 
-def kernel_width(x: Tensor, rule: str = "median", scale: float = 1.0) -> Tensor:
+def kernel_width(
+    x: Tensor, rule: str = "median", scale: float = 1.0, *, sq_distances: Tensor | None = None
+) -> Tensor:
     """Kernel width sigma for :func:`gaussian_gram` from a heuristic rule, times ``scale``.
 
     Rules (``x`` is ``(n, d)``, n >= 2):
@@ -166,6 +183,8 @@ def kernel_width(x: Tensor, rule: str = "median", scale: float = 1.0) -> Tensor:
 
     Returns a detached 0-d tensor on ``x``'s device. The data-driven rules fail with
     :class:`ConfigError` when they give 0 (e.g. more than half of the samples coincide).
+    ``sq_distances``: ``pairwise_sq_distances(x)`` if already computed (one distance pass
+    serves both the width and :func:`gaussian_gram`).
     """
     if not isinstance(rule, str) or rule not in WIDTH_RULES:
         raise ConfigError(f"rule = {rule!r} is unknown; choose one of {', '.join(WIDTH_RULES)}")
@@ -181,7 +200,8 @@ def kernel_width(x: Tensor, rule: str = "median", scale: float = 1.0) -> Tensor:
         return torch.tensor(scale * n ** (-1.0 / (4.0 + d)), dtype=x.dtype, device=x.device)
     with torch.no_grad():
         iu = torch.triu_indices(n, n, offset=1, device=x.device)
-        dist = pairwise_sq_distances(x)[iu[0], iu[1]].sqrt()
+        d = pairwise_sq_distances(x) if sq_distances is None else _check_distances(sq_distances, x)
+        dist = d.detach()[iu[0], iu[1]].sqrt()
         if rule == "mean":
             width = dist.mean()
         else:

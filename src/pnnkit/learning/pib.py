@@ -31,12 +31,15 @@ from pnnkit.configtools import check_types
 from pnnkit.errors import ConfigError
 from pnnkit.info import (
     WIDTH_RULES,
+    bottleneck_terms,
+    direction_gram,
     gaussian_gram,
     joint_entropy,
     kernel_width,
     linear_gram,
     normalize_gram,
     one_hot,
+    pairwise_sq_distances,
     renyi_entropy,
     unit_normalize,
 )
@@ -44,6 +47,9 @@ from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepSta
 from pnnkit.learning.optim import UpdateRule
 from pnnkit.network import PhysicalNetwork, Unit
 from pnnkit.physics import with_bias_column
+
+#: The implementations :class:`BottleneckEstimator` can use (``entropy_method``).
+ESTIMATOR_METHODS: tuple[str, ...] = ("autograd", "closed_form", "lanczos")
 
 
 @dataclass
@@ -64,12 +70,40 @@ class BottleneckEstimator:
     :func:`pnnkit.info.kernel_width` (``median``, ``mean``, ``silverman``) recomputed on every
     batch, whose result is multiplied by ``sqrt(sigma2)`` (resp. ``sqrt(x_sigma2)``). The
     prototype measured the median and mean rules 2-5 points below the fixed width.
+
+    ``entropy_method``: how the terms and their gradient are computed (same estimator, three
+    implementations; docs/BENCHMARKS.md measures their cost):
+
+    - ``autograd`` (default, the reference; kept as default so that results recorded with
+      earlier versions reproduce to the last digit): eigenvalues (Frobenius norm for
+      alpha = 2) differentiated by autograd;
+    - ``closed_form``: the same values (equal to round-off) with the gradient written out by
+      hand (:func:`pnnkit.info.bottleneck_terms`): one fused distance product, batched
+      ``eigh``, the label terms from per-class blocks, no autograd graph over ``n x n``
+      matrices. Gram matrices of samples that need no gradient are built the same way;
+    - ``lanczos``: ``S(T)``, ``S(X,T)`` and ``S(X)`` by stochastic Lanczos quadrature
+      (:mod:`pnnkit.info.randomized`; alpha = 2 stays exact). Its values are accurate to a
+      fraction of a percent of the entropy, but its gradient is an unbiased, noisy estimate
+      (relative error of order ``sqrt(n / probes)``) and trained to a lower accuracy than
+      the exact paths on digits (measured in docs/BENCHMARKS.md): meant for estimating the
+      information plane of large batches, and for training only where that cost matters.
+      Its probes come from torch's global generator (saved in run checkpoints).
+
+    ``probes`` (8), ``lanczos_steps`` (10) and ``deflation`` (16): the randomized estimator's
+    Rademacher probes, Lanczos steps and dominant directions treated apart (Hutch++); at
+    n = 2048 these gave errors of a few tenths of a percent of the entropy for alpha = 0.5
+    (measured in docs/BENCHMARKS.md). ``deflation`` should exceed the number of classes in a
+    batch. Unused by the other methods.
     """
 
     alpha: float = 0.5
     sigma2: float = 0.5
     x_sigma2: float = 0.5
     width_rule: str = "fixed"
+    entropy_method: str = "autograd"
+    probes: int = 8
+    lanczos_steps: int = 10
+    deflation: int = 16
 
     def validate(self) -> None:
         check_types(self)
@@ -79,13 +113,27 @@ class BottleneckEstimator:
         choices = ("fixed", *WIDTH_RULES)
         if self.width_rule not in choices:
             raise ConfigError(f"width_rule = {self.width_rule!r}; choices: {list(choices)}")
+        if self.entropy_method not in ESTIMATOR_METHODS:
+            raise ConfigError(
+                f"entropy_method = {self.entropy_method!r}; choices: {list(ESTIMATOR_METHODS)}"
+            )
+        for name, low in (("probes", 1), ("lanczos_steps", 1), ("deflation", 0)):
+            if not getattr(self, name) >= low:
+                raise ConfigError(
+                    f"{name} = {getattr(self, name)!r} is invalid: must be an integer >= {low}"
+                )
 
     def _gram(self, samples: Tensor, sigma2: float) -> Tensor:
+        needs_graph = torch.is_grad_enabled() and samples.requires_grad
+        if self.entropy_method != "autograd" and samples.dim() == 2 and not needs_graph:
+            return direction_gram(samples, sigma2, self.width_rule)
         directions = unit_normalize(samples)
         sigma = sigma2**0.5
-        if self.width_rule != "fixed":
-            sigma = sigma * kernel_width(directions, self.width_rule)
-        return normalize_gram(gaussian_gram(directions, sigma))
+        distances = None
+        if self.width_rule != "fixed":  # one distance pass for the width and the kernel
+            distances = pairwise_sq_distances(directions)
+            sigma = sigma * kernel_width(directions, self.width_rule, sq_distances=distances)
+        return normalize_gram(gaussian_gram(directions, sigma, sq_distances=distances))
 
     def input_gram(self, x: Tensor) -> Tensor:
         return self._gram(x, self.x_sigma2)
@@ -101,7 +149,21 @@ class BottleneckEstimator:
         """``(I(X;T), I(T;Y))`` in bits for a batch, differentiable in ``t``.
 
         ``I(A;B) = S(A) + S(B) - S(A,B)``, with ``S(T)`` computed once for both terms.
+        With ``entropy_method`` other than ``autograd`` only ``t`` is differentiable.
         """
+        if self.entropy_method != "autograd":
+            return bottleneck_terms(
+                x_gram,
+                t,
+                y_gram,
+                alpha=self.alpha,
+                sigma2=self.sigma2,
+                width_rule=self.width_rule,
+                method="exact" if self.entropy_method == "closed_form" else "lanczos",
+                probes=self.probes,
+                steps=self.lanczos_steps,
+                deflation=self.deflation,
+            )
         a = self.alpha
         t_gram = self.output_gram(t)
         s_t = renyi_entropy(t_gram, a)
