@@ -29,6 +29,13 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
     d = TrainConfig()
     parser.add_argument(
+        "--task",
+        default=d.task,
+        help="supervised (default) or unsupervised (multi-view PIB: no labels in training; "
+        "judged by a linear probe and k-means NMI against the raw input, PCA and the "
+        "untrained network; method pib only)",
+    )
+    parser.add_argument(
         "--method",
         default=d.method,
         help=f"learning rule: {', '.join(sorted(RULES))} (default {d.method})",
@@ -120,6 +127,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     from pnnkit.experiment import TrainConfig
 
     config = TrainConfig(
+        task=args.task,
         method=args.method,
         substrate=args.substrate,
         stage=args.stage,
@@ -147,12 +155,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _format_summary(s: dict[str, Any]) -> str:
+    if s.get("task") == "unsupervised":
+        return _format_unsupervised(s)
     return "\n".join(
         [
             f"{s['method']} on {s['substrate']}, {s['dataset']}, seed {s['seed']}",
             f"  test accuracy      {s['test_accuracy']:.4f}",
             f"  train accuracy     {s['train_accuracy']:.4f}",
             f"  physical queries   {s['physical_queries']:,}",
+            f"  device writes      {s['device_writes']:,}",
+            f"  wall time          {s['wall_seconds']:.1f} s",
+            f"  run folder         {s['run_dir']}",
+        ]
+    )
+
+
+def _format_unsupervised(s: dict[str, Any]) -> str:
+    u = s["unsupervised"]
+    names = {
+        "learned": "trained network",
+        "untrained": "untrained network",
+        "raw": "raw input",
+        "pca": f"PCA to {u['pca_width']}",
+    }
+    rows = [
+        f"  {names[k]:<20}{u['probe'][k]:>8.4f}{u['nmi'][k]:>8.3f}"
+        for k in ("learned", "untrained", "raw", "pca")
+    ]
+    return "\n".join(
+        [
+            f"unsupervised {s['method']} on {s['substrate']}, {s['dataset']}, seed {s['seed']}",
+            f"  {'representation':<20}{'probe':>8}{'NMI':>8}   (probe: test split; "
+            f"NMI: all samples)",
+            *rows,
+            f"  physical queries   {s['physical_queries']:,} (evaluation: "
+            f"{s['evaluation_queries']:,})",
             f"  device writes      {s['device_writes']:,}",
             f"  wall time          {s['wall_seconds']:.1f} s",
             f"  run folder         {s['run_dir']}",

@@ -9,16 +9,28 @@ from typing import Any
 
 from pnnkit.configtools import build, check_types
 from pnnkit.errors import ConfigError
-from pnnkit.learning import RULES, rule_config
+from pnnkit.learning import RULES, RuleConfig, rule_config
+from pnnkit.learning.multiview import MultiViewConfig
 from pnnkit.network import ACTIVATIONS
 from pnnkit.physics import SUBSTRATES
+
+#: what a run learns: from the labels, or without them (multi-view PIB)
+TASKS = ("supervised", "unsupervised")
 
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a supervised training run (every field has a default).
+    """Everything that defines a training run (every field has a default).
 
     Attributes:
+        task: ``supervised`` (the default: train on the labels, report test accuracy) or
+            ``unsupervised`` (multi-view PIB, :mod:`pnnkit.learning.multiview`: the labels are
+            never used in training, only to judge the representation by a linear probe and
+            k-means NMI against the raw input, PCA and the untrained network; method ``pib``
+            only, ``rule_options`` are then those of ``MultiViewConfig``). On a stack of
+            linear stages (crossbar, ideal) use ``activation = tanh`` for this task: with
+            ``relu`` the deeper units get uncentred inputs and the multi-view objective
+            sparsifies them until units die (measured in benchmarks/bench_unsupervised.py).
         method: learning rule: ``pib`` (the default), ``backprop`` (exact twin, the digital
             ceiling), ``insilico`` (twin with mismatch, then deployed), ``pat``
             (physics-aware), ``ff`` (model-free forward-forward), ``dfa``, ``spsa``, ``hsic``,
@@ -47,6 +59,7 @@ class TrainConfig:
         out: the run folder.
     """
 
+    task: str = "supervised"
     method: str = "pib"
     substrate: str = "crossbar"
     stage: str = "ideal"
@@ -75,8 +88,15 @@ class TrainConfig:
         if not all(isinstance(w, int) and not isinstance(w, bool) for w in self.hidden):
             raise bad("hidden", "must be a non-empty list of positive integers, e.g. 256,256")
 
+        if self.task not in TASKS:
+            raise bad("task", f"choose one of {list(TASKS)}")
         if self.method not in RULES:
             raise bad("method", f"choose one of {sorted(RULES)}")
+        if self.task == "unsupervised" and self.method != "pib":
+            raise ConfigError(
+                f"method = {self.method!r} is invalid for task 'unsupervised': it supports "
+                f"method 'pib' only (multi-view PIB)"
+            )
         name, options = substrate_spec(self.substrate, self.substrate_options)
         if name not in SUBSTRATES:
             raise bad("substrate", f"choose one of {sorted(SUBSTRATES)} or measured:PATH")
@@ -104,7 +124,14 @@ class TrainConfig:
         # Nested sections validate themselves and name their own fields.
         SUBSTRATES[name].config_class.from_dict(options)
         SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
-        rule_config(self.method, self.rule_options)
+        self.rule_config()
+
+    def rule_config(self) -> RuleConfig:
+        """The typed, validated config of the rule this run trains with: the method's, or
+        :class:`~pnnkit.learning.multiview.MultiViewConfig` for the unsupervised task."""
+        if self.task == "unsupervised":
+            return build(MultiViewConfig, self.rule_options)
+        return rule_config(self.method, self.rule_options)
 
     def resolved(self) -> dict[str, Any]:
         """This config with every nested default filled in: what is saved with the run."""
@@ -114,7 +141,7 @@ class TrainConfig:
         values["substrate_options"] = substrate.to_dict()
         stage = SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
         values["stage_options"] = stage.to_dict()
-        values["rule_options"] = rule_config(self.method, self.rule_options).to_dict()
+        values["rule_options"] = self.rule_config().to_dict()
         return values
 
     @classmethod

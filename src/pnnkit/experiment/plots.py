@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -85,4 +86,56 @@ def plot_accuracy_vs_queries(cells: list[dict[str, Any]], path: Path) -> None:
         ax.set_title(f"{substrate}, {dataset}")
         ax.grid(alpha=0.3)
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_unsupervised_curves(
+    metrics: list[dict[str, Any]], baselines: dict[str, dict[str, float]], path: Path, title: str
+) -> None:
+    """The rule's loss (left) and the learned representation's linear-probe accuracy and
+    k-means NMI (right) against epoch, with the untrained network's values dashed."""
+    epochs = [m["epoch"] for m in metrics]
+    fig, (ax_loss, ax_score) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    ax_loss.plot(epochs, [m["loss"] for m in metrics], color="C0")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("rule loss (sum over units)")
+    for key, label, color in (("probe", "linear probe", "C0"), ("nmi", "k-means NMI", "C1")):
+        name = "probe_accuracy" if key == "probe" else "kmeans_nmi"
+        ax_score.plot(epochs, [m[name] for m in metrics], color=color, label=f"{label}, learned")
+        ax_score.axhline(
+            baselines["untrained"][key], color=color, linestyle="--", label=f"{label}, untrained"
+        )
+    ax_score.set_xlabel("epoch")
+    ax_score.set_ylabel("probe accuracy (test split), NMI (all samples)")
+    ax_score.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_embedding(
+    panels: dict[str, np.ndarray], labels: np.ndarray, path: Path, title: str
+) -> None:
+    """Side-by-side 2-D embeddings (e.g. the untrained and the learned representation of the
+    test split), each point coloured by its held-back label."""
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.5 * len(panels) + 1, 4.2), squeeze=False, layout="constrained"
+    )
+    colours = plt.get_cmap("tab10" if labels.max() < 10 else "tab20")
+    for ax, (name, points) in zip(axes[0], panels.items(), strict=True):
+        for c in np.unique(labels):
+            mine = labels == c
+            ax.scatter(*points[mine].T, color=colours(int(c) % colours.N), s=8, label=str(c))
+        ax.set_title(name)
+        ax.set_xlabel("PC 1")
+        ax.set_ylabel("PC 2")
+    fig.legend(
+        *axes[0][0].get_legend_handles_labels(),
+        loc="outside right center",
+        title="label\n(not used\nin training)",
+        markerscale=2,
+        fontsize=8,
+    )
+    fig.suptitle(title)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -1,4 +1,5 @@
-"""A supervised training run from a :class:`TrainConfig` to a filled run folder."""
+"""A training run from a :class:`TrainConfig` to a filled run folder (supervised, or
+unsupervised with multi-view PIB: see :mod:`pnnkit.experiment.unsupervised`)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,17 @@ from torch import Tensor
 from tqdm import tqdm
 
 from pnnkit.data import Dataset, load_dataset
+from pnnkit.experiment import unsupervised
 from pnnkit.experiment.config import TrainConfig, substrate_spec
 from pnnkit.experiment.folder import RunFolder
-from pnnkit.experiment.plots import plot_information_plane, plot_learning_curves
-from pnnkit.learning import (
-    BottleneckEstimator,
-    LearningRule,
-    PIBConfig,
-    make_rule,
-    rule_config,
+from pnnkit.experiment.plots import (
+    plot_embedding,
+    plot_information_plane,
+    plot_learning_curves,
+    plot_unsupervised_curves,
 )
+from pnnkit.learning import BottleneckEstimator, LearningRule, PIBConfig, make_rule
+from pnnkit.learning.multiview import ImageLayout, MultiViewConfig, MultiViewPIB, image_shape
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import SUBSTRATES, Counters
 
@@ -97,16 +99,30 @@ class Trainer:
         )
         calibration = self.data.x_train[: config.calibration_samples]
         self.network.calibrate(calibration)  # its queries are a cost of training
-        self.rule_config = rule_config(config.method, config.rule_options)
+        self.rule_config = config.rule_config()
         steps_per_epoch = max(1, math.ceil(len(self.data.y_train) / config.batch_size))
-        self.rule = make_rule(
-            config.method, self.network, self.rule_config, config.epochs * steps_per_epoch
-        )
+        total_steps = config.epochs * steps_per_epoch
+        self.rule: LearningRule
+        if isinstance(self.rule_config, MultiViewConfig):
+            self.rule = MultiViewPIB(
+                self.network,
+                self.rule_config,
+                total_steps,
+                image=self._image_layout(),
+                seed=config.seed,
+            )
+        else:
+            self.rule = make_rule(config.method, self.network, self.rule_config, total_steps)
         self.estimator = (
             self.rule_config.estimator
-            if isinstance(self.rule_config, PIBConfig)
+            if isinstance(self.rule_config, PIBConfig | MultiViewConfig)
             else BottleneckEstimator()
         )
+        #: unsupervised task: the baseline representations' scores, measured before training
+        self.baselines: dict[str, dict[str, float]] = {}
+        #: unsupervised task: test-split representations before and after training (plots)
+        self.untrained_test: Any = None
+        self.learned_test: Any = None
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.eval_counters = Counters()
         #: wall time of the training steps (and deployments), evaluation excluded
@@ -115,8 +131,28 @@ class Trainer:
         self.folder.create(overwrite=overwrite)
         self.folder.write_json(self.folder.config, config.resolved())
 
+    def _image_layout(self) -> ImageLayout | None:
+        """Image shape and the loader's standardisation, for shift views (None when the data
+        are not a pixel grid or the views do not shift)."""
+        shape = image_shape(self.data.feature_names)
+        augment = getattr(self.rule_config, "augment", "none")
+        if shape is None or augment not in ("auto", "shift"):
+            return None
+        cfg = self.config
+        raw = load_dataset(
+            cfg.dataset,
+            test_size=cfg.test_size,
+            seed=cfg.seed,
+            label_column=cfg.label_column,
+            standardize=False,
+        )
+        mean, scale = unsupervised.standardisation(raw.x_train)
+        return ImageLayout(shape, mean, scale)
+
     def train(self, *, progress: bool = True) -> dict[str, Any]:
         """Run all epochs; returns the summary (also written to ``summary.json``)."""
+        if self.config.task == "unsupervised":
+            return self.train_unsupervised(progress=progress)
         cfg, data = self.config, self.data
         n_info = min(cfg.info_samples, len(data.y_train))
         x_info, y_info = data.x_train[:n_info], data.y_train[:n_info]
@@ -164,6 +200,77 @@ class Trainer:
         wall = time.perf_counter() - start
         return self.finish(wall)
 
+    def _scores(self, rep: unsupervised.Representation) -> dict[str, float]:
+        data = self.data
+        return unsupervised.scores(
+            rep, data.y_train, data.y_test, data.num_classes, seed=self.config.seed
+        )
+
+    def measure_baselines(self) -> None:
+        """Probe and NMI of the raw input, of PCA to the representation's width and of the
+        network before training (its queries count as evaluation, not training)."""
+        data = self.data
+        width = self.network.units[-1].out_features
+        with evaluation_apart(self.network, self.eval_counters):
+            untrained = unsupervised.network_representation(self.network, data.x_train, data.x_test)
+        self.untrained_test = untrained.test
+        self.baselines = {
+            "untrained": self._scores(untrained),
+            "raw": self._scores(unsupervised.raw_representation(data.x_train, data.x_test)),
+            "pca": self._scores(
+                unsupervised.pca_representation(
+                    data.x_train, data.x_test, width, seed=self.config.seed
+                )
+            ),
+        }
+
+    def train_unsupervised(self, *, progress: bool = True) -> dict[str, Any]:
+        """All epochs of multi-view PIB. The rule is handed no labels; after every epoch the
+        learned representation is judged with the held-back labels (evaluation queries)."""
+        cfg, data = self.config, self.data
+        n_info = min(cfg.info_samples, len(data.y_train))
+        x_info, y_info = data.x_train[:n_info], data.y_train[:n_info]
+        start = time.perf_counter()
+        self.measure_baselines()
+        bar = tqdm(
+            range(1, cfg.epochs + 1),
+            desc=f"unsupervised {cfg.method} on {cfg.substrate}",
+            unit="epoch",
+            disable=not progress,
+            leave=True,
+        )
+        for epoch in bar:
+            loss = 0.0
+            order = batches(len(data.y_train), cfg.batch_size, self.shuffle)
+            step_start = time.perf_counter()
+            for index in order:
+                loss += self.rule.train_step(data.x_train[index], None).loss / len(order)
+            self.train_seconds += time.perf_counter() - step_start
+            with evaluation_apart(self.network, self.eval_counters):
+                rep = unsupervised.network_representation(self.network, data.x_train, data.x_test)
+                i_xt, i_ty = information_plane(self.network, self.estimator, x_info, y_info)
+            learned = self._scores(rep)
+            costs = self.network.counters()
+            record = {
+                "epoch": epoch,
+                "loss": loss,
+                "probe_accuracy": learned["probe"],
+                "kmeans_nmi": learned["nmi"],
+                "info_i_xt": i_xt,
+                "info_i_ty": i_ty,
+                "physical_queries": costs.physical_queries,
+                "device_writes": costs.device_writes,
+                "train_seconds": self.train_seconds,
+                "wall_seconds": time.perf_counter() - start,
+            }
+            self.history.append(record)
+            self.folder.append_metrics(record)
+            self.folder.save_checkpoint(self.checkpoint_state(epoch))
+            bar.set_postfix(probe=f"{learned['probe']:.3f}", nmi=f"{learned['nmi']:.3f}")
+        bar.close()
+        self.learned_test = rep.test
+        return self.finish(time.perf_counter() - start)
+
     def checkpoint_state(self, epoch: int) -> dict[str, Any]:
         return {
             "config": self.config.resolved(),
@@ -180,13 +287,47 @@ class Trainer:
         kind = SUBSTRATES[substrate_spec(self.config.substrate, {})[0]]
         return None if kind.linear or kind.energy_based else self.config.stage
 
+    def _unsupervised_results(self, title: str) -> dict[str, Any]:
+        """The four representations' scores, and the embedding plot."""
+        last = self.history[-1]
+        learned = {"probe": last["probe_accuracy"], "nmi": last["kmeans_nmi"]}
+        table = {"learned": learned, **self.baselines}
+        embedding = self.folder.path / "embedding.png"
+        plot_embedding(
+            {
+                "untrained network": unsupervised.embedding_2d(self.untrained_test),
+                "trained network": unsupervised.embedding_2d(self.learned_test),
+            },
+            self.data.y_test.numpy(),
+            embedding,
+            f"{title}: test split, first two principal components",
+        )
+        width = self.network.units[-1].out_features
+        return {
+            "probe": {k: table[k]["probe"] for k in unsupervised.REPRESENTATIONS},
+            "nmi": {k: table[k]["nmi"] for k in unsupervised.REPRESENTATIONS},
+            "representation": "last unit's measured output, unit-normalised",
+            "width": width,
+            "pca_width": min(width, self.data.num_features, len(self.data.y_train)),
+            "embedding": str(embedding),
+        }
+
     def finish(self, wall_seconds: float) -> dict[str, Any]:
         cfg, last = self.config, self.history[-1]
+        unsupervised_task = cfg.task == "unsupervised"
         title = f"{cfg.method} on {cfg.substrate}, {cfg.dataset}, seed {cfg.seed}"
-        plot_learning_curves(self.history, self.folder.learning_curves, title)
+        if unsupervised_task:
+            title = f"unsupervised {title}"
+            results = self._unsupervised_results(title)
+            plot_unsupervised_curves(
+                self.history, self.baselines, self.folder.learning_curves, title
+            )
+        else:
+            plot_learning_curves(self.history, self.folder.learning_curves, title)
         plot_information_plane(self.history, self.folder.information_plane, title)
         costs = self.network.counters()
-        summary = {
+        summary: dict[str, Any] = {
+            "task": cfg.task,
             "method": cfg.method,
             "substrate": cfg.substrate,
             "stage": self._stage_name(),
@@ -194,8 +335,14 @@ class Trainer:
             "seed": cfg.seed,
             "epochs": cfg.epochs,
             "hidden": cfg.hidden,
-            "test_accuracy": last["test_accuracy"],
-            "train_accuracy": last["train_accuracy"],
+            **(
+                {}
+                if unsupervised_task
+                else {
+                    "test_accuracy": last["test_accuracy"],
+                    "train_accuracy": last["train_accuracy"],
+                }
+            ),
             "physical_queries": costs.physical_queries,
             "passes": costs.passes,
             "device_writes": costs.device_writes,
@@ -218,6 +365,9 @@ class Trainer:
                 k: v for k, v in self.data.summary().items() if k != "feature_names"
             },
         }
+        if unsupervised_task:
+            summary["unsupervised"] = results
+            summary["plots"].append(results["embedding"])
         self.folder.write_json(self.folder.summary, summary)
         return summary
 
