@@ -57,6 +57,11 @@ Physics simulated (all state is one tensor of phases, shape ``(2, n_mzis)``):
   0.858 / 0.898 / 0.744 test accuracy; at 60 epochs over seeds 0-2, ``k = 1`` gave 0.947 and
   ``k = 2`` 0.847 (docs/BENCHMARKS.md).
 
+* **Fault: phase drift** (none by default; set by :mod:`pnnkit.faults` through
+  :meth:`MZIMesh.add_phase_drift`): a slowly growing offset of every effective phase (heater
+  ageing, ambient temperature), added in :meth:`MZIMesh.measure` only: the read-back set points
+  and the twin do not see it.
+
 Phase wrapping, crosstalk and loss are deterministic physics and belong to the exact twin;
 phase quantisation happens when programming (the stored phases are always on the grid);
 phase noise, detector noise and the ADC are left out of the twin.
@@ -208,6 +213,13 @@ class MZIMesh(Substrate):
         # Initial phases: uniform over a period, on the heater grid (a random mesh).
         raw = torch.rand((2, self.n_mzis), generator=self.generator) * TWO_PI
         self.phases = _quantise_phase(raw, cfg.phase_bits)
+        #: drift offset of the effective phases, rad (None: no drift)
+        self.phase_drift: Tensor | None = None
+
+    def add_phase_drift(self, delta: Tensor) -> None:
+        """Add ``delta`` (rad, shape ``(2, n_mzis)``) to the drift of the effective phases."""
+        base = self.phase_drift if self.phase_drift is not None else 0.0
+        self.phase_drift = (base + delta.to(self.phases.dtype)).clone()
 
     # --- derived constants ----------------------------------------------------------------------
 
@@ -291,6 +303,8 @@ class MZIMesh(Substrate):
     def _measure(self, x: Tensor) -> Tensor:
         cfg = self._config
         effective = self.effective_phases(self.phases)
+        if self.phase_drift is not None:
+            effective = effective + self.phase_drift
         if cfg.phase_noise > 0:
             noise = torch.randn(effective.shape, generator=self.generator)
             effective = effective + cfg.phase_noise * noise
@@ -334,7 +348,12 @@ class MZIMesh(Substrate):
     # --- state ----------------------------------------------------------------------------------
 
     def _physical_state(self) -> dict[str, Tensor]:
-        return {"phases": self.phases.clone()}
+        state = {"phases": self.phases.clone()}
+        if self.phase_drift is not None:  # only when present: fault-free layout unchanged
+            state["phase_drift"] = self.phase_drift.clone()
+        return state
 
     def _load_physical_state(self, state: dict[str, Tensor]) -> None:
         self.phases = state["phases"].clone()
+        drift = state.get("phase_drift")
+        self.phase_drift = drift.clone() if drift is not None else None

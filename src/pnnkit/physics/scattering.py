@@ -31,6 +31,12 @@ in LightOn's OPU):
   exponentially distributed, so individual pixels vary by about 1 around that), O(1) for the
   linear stage that follows.
 
+* **Faults** (none by default; set by :mod:`pnnkit.faults` through the ``set_*`` /
+  ``add_medium_phase`` hooks): dead SLM pixels emit no field, dead camera pixels read 0 and hot
+  ones read full scale (saturated), and the medium can drift: ``T <- T exp(i phi)`` with a
+  per-entry phase ``phi`` that the fault model grows as a random walk. Faults are hidden
+  hardware changes: :meth:`ScatteringMedium.twin` stays the model of the healthy device.
+
 Nothing is programmable (:meth:`ScatteringMedium.parameter_shape` is ``(0,)``): the medium is a
 fixed non-linear random feature map, trained around by the linear stage after it (route (b) of
 docs/pib.md).
@@ -142,28 +148,66 @@ class ScatteringMedium(Substrate):
         self._transmission = torch.complex(real, imag)
         reference = 1.0 if cfg.encoding == "phase" else 0.25  # e_ref^2 of a mid-grey input
         self._norm = reference * self._transmission.abs().pow(2).sum(dim=1).mean()
+        self._clear_faults()
+
+    def _clear_faults(self) -> None:
+        """No fault (no draw from any generator)."""
+        self.slm_dead = torch.zeros(self.in_features, dtype=torch.bool)
+        self.camera_dead = torch.zeros(self.out_features, dtype=torch.bool)
+        self.camera_hot = torch.zeros(self.out_features, dtype=torch.bool)
+        #: drift phase of every transmission-matrix entry, rad (None: no drift)
+        self.medium_phase: Tensor | None = None
+
+    # --- fault hooks (used by pnnkit.faults; masks are OR-ed into the present ones) -------------
+
+    def set_dead_slm(self, mask: Tensor) -> None:
+        """SLM pixels of ``mask`` (shape ``(in,)``) emit no field."""
+        self.slm_dead |= mask
+
+    def set_camera_defects(self, dead: Tensor | None = None, hot: Tensor | None = None) -> None:
+        """Camera pixels (shape ``(out,)``) that read 0 (``dead``) or full scale (``hot``)."""
+        if dead is not None:
+            self.camera_dead |= dead
+        if hot is not None:
+            self.camera_hot |= hot
+
+    def add_medium_phase(self, delta: Tensor) -> None:
+        """Add ``delta`` (rad, shape ``(out, in)``) to the drift phase of the medium."""
+        base = self.medium_phase if self.medium_phase is not None else 0.0
+        self.medium_phase = (base + delta.to(torch.float64)).clone()
 
     # --- physics --------------------------------------------------------------------------------
 
-    def _intensity(self, x: Tensor, *, quantise: bool) -> Tensor:
-        """``|T E|^2 / c`` in ``x``'s precision (float64 for float64 inputs, else float32)."""
+    def _intensity(self, x: Tensor, *, quantise: bool, faults: bool = False) -> Tensor:
+        """``|T E|^2 / c`` in ``x``'s precision (float64 for float64 inputs, else float32);
+        with ``faults``, through dead SLM pixels and the drifted medium."""
         cfg = self._config
         real = torch.float64 if x.dtype == torch.float64 else torch.float32
         complex_dtype = torch.complex128 if real == torch.float64 else torch.complex64
         field = slm_field(x.to(real), cfg.encoding, cfg.slm_bits, quantise=quantise)
-        out = field @ self._transmission.to(complex_dtype).T
+        transmission = self._transmission
+        if faults and self.slm_dead.any():
+            field = torch.where(self.slm_dead, torch.zeros_like(field), field)
+        if faults and self.medium_phase is not None:
+            transmission = transmission * torch.polar(
+                torch.ones_like(self.medium_phase), self.medium_phase
+            )
+        out = field @ transmission.to(complex_dtype).T
         return out.abs().pow(2) / self._norm.to(real)
 
     def _measure(self, x: Tensor) -> Tensor:
         cfg = self._config
         g = self.generator
-        rate = self._intensity(x, quantise=True).double() * cfg.photons_per_pixel
+        rate = self._intensity(x, quantise=True, faults=True).double() * cfg.photons_per_pixel
         electrons = torch.poisson(rate, generator=g)
         if cfg.read_noise_electrons > 0:
             noise = torch.randn(rate.shape, generator=g, dtype=torch.float64)
             electrons = electrons + cfg.read_noise_electrons * noise
         steps = 2**cfg.camera_bits - 1
         counts = torch.round(torch.clamp(electrons / cfg.full_well, 0.0, 1.0) * steps)
+        if self.camera_dead.any() or self.camera_hot.any():
+            counts = torch.where(self.camera_dead, torch.zeros_like(counts), counts)
+            counts = torch.where(self.camera_hot, torch.full_like(counts, steps), counts)
         return (counts / steps * cfg.full_well / cfg.photons_per_pixel).to(torch.float32)
 
     def twin(self) -> Callable[[Tensor, Tensor], Tensor]:
@@ -190,9 +234,21 @@ class ScatteringMedium(Substrate):
 
     # --- state ----------------------------------------------------------------------------------
 
+    _FAULT_STATE = ("slm_dead", "camera_dead", "camera_hot", "medium_phase")
+
     def _physical_state(self) -> dict[str, Tensor]:
-        return {"transmission": self._transmission.clone(), "norm": self._norm.clone()}
+        state = {"transmission": self._transmission.clone(), "norm": self._norm.clone()}
+        # Fault state only when present, so fault-free checkpoints keep their old layout.
+        for name in self._FAULT_STATE:
+            value = getattr(self, name)
+            if value is not None and (name == "medium_phase" or value.any()):
+                state[name] = value.clone()
+        return state
 
     def _load_physical_state(self, state: dict[str, Tensor]) -> None:
         self._transmission = state["transmission"].clone()
         self._norm = state["norm"].clone()
+        self._clear_faults()
+        for name in self._FAULT_STATE:
+            if name in state:
+                setattr(self, name, state[name].clone())
