@@ -13,6 +13,7 @@ from pnnkit.learning.eqprop import EqProp, EqPropConfig
 from pnnkit.learning.forward_forward import FFConfig, ForwardForward
 from pnnkit.learning.hsic import HSICBottleneck, HSICConfig
 from pnnkit.learning.insilico import InSilico, InSilicoConfig
+from pnnkit.learning.multiview import MultiViewConfig, MultiViewPIB
 from pnnkit.learning.optim import UpdateRule, cosine_lr
 from pnnkit.learning.pat import PATConfig, PhysicsAware
 from pnnkit.learning.pib import PIB, BottleneckEstimator, PIBConfig
@@ -70,6 +71,8 @@ __all__ = [
     "InSilico",
     "InSilicoConfig",
     "LearningRule",
+    "MultiViewConfig",
+    "MultiViewPIB",
     "NetworkTwin",
     "PATConfig",
     "PIBConfig",
