@@ -290,3 +290,21 @@ def test_optional_integer_settings_read_from_the_command_line(tmp_path, capsys):
     assert config["rule_options"]["seed"] == 3
     code, _, stderr = run_cli(capsys, *args, "--out", "y", "--set", "rule.seed=three")
     assert code == 2 and "seed = 'three' is invalid: must be an integer" in stderr
+
+
+def test_faults_are_injected_on_schedule_and_recorded(tmp_path, capsys):
+    args = ["train", *SMALL, "--json", "--faults", "stuck:0.25@epoch=2"]
+    code, stdout, stderr = run_cli(capsys, *args, "--out", str(tmp_path))
+    assert code == 0, stderr
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    records = summary["faults"]["injected"]
+    assert [r["unit"] for r in records] == [1, 2]  # every crossbar of the network
+    assert {(r["epoch"], r["kind"], r["level"]) for r in records} == {(2, "stuck", 0.25)}
+    metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [len(m["faults"]) for m in metrics] == [0, 2, 0]
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["faults"] == "stuck:0.25@epoch=2"
+    state = torch.load(RunFolder(tmp_path).checkpoint, weights_only=True)
+    assert "faults" in state
+    code, _, stderr = run_cli(capsys, *args[:-2], "--faults", "stuk:0.2", "--out", "y")
+    assert code == 2 and "unknown fault kind 'stuk'" in stderr

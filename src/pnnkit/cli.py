@@ -69,6 +69,13 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "first (needs internet; never done otherwise)",
     )
     parser.add_argument("--label-column", default=None, help="label column of a CSV dataset")
+    parser.add_argument(
+        "--faults",
+        default=d.faults,
+        metavar="SPEC",
+        help="hardware faults to inject, e.g. 'stuck:0.2@epoch=30' or "
+        "'dead_camera:0.1;phase_drift:0.02/epoch' (see pnnkit.faults.spec)",
+    )
     parser.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
     parser.add_argument(
         "--batch-size", type=int, default=d.batch_size, help=f"(default {d.batch_size})"
@@ -133,6 +140,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         stage=args.stage,
         dataset=_dataset_spec(args),
         label_column=args.label_column,
+        faults=args.faults,
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,

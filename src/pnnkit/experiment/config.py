@@ -9,6 +9,7 @@ from typing import Any
 
 from pnnkit.configtools import build, check_types
 from pnnkit.errors import ConfigError
+from pnnkit.faults import FaultSchedule
 from pnnkit.learning import RULES, RuleConfig, rule_config
 from pnnkit.learning.multiview import MultiViewConfig
 from pnnkit.network import ACTIVATIONS
@@ -56,6 +57,10 @@ class TrainConfig:
         info_samples: training samples on which the information plane is measured each epoch.
         calibration_samples: training samples measured once before training to fix the
             conditioning (centre and scale) of every physics output; unused without physics.
+        faults: hardware faults to inject, in the spec language of :mod:`pnnkit.faults.spec`
+            (e.g. ``stuck:0.2@epoch=30`` or ``dead_camera:0.1;phase_drift:0.02/epoch``); empty:
+            none. Checked against the network before training; what was injected when is
+            logged per epoch in ``metrics.jsonl`` and summed up in ``summary.json``.
         out: the run folder.
     """
 
@@ -76,6 +81,7 @@ class TrainConfig:
     rule_options: dict[str, Any] = field(default_factory=dict)
     info_samples: int = 512
     calibration_samples: int = 512
+    faults: str = ""
     out: str = "runs/latest"
 
     def validate(self) -> None:
@@ -115,6 +121,7 @@ class TrainConfig:
             raise bad("seed", "must be an integer in [0, 2**32)")
         if not self.out.strip():
             raise bad("out", "must name a run folder")
+        FaultSchedule(self.faults or None, seed=self.seed)  # parses; errors name the token
         if not self.hidden or any(w < 1 for w in self.hidden):
             raise bad("hidden", "must be a non-empty list of positive integers, e.g. 256,256")
         if self.info_samples < 2:

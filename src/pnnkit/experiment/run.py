@@ -24,6 +24,7 @@ from pnnkit.experiment.plots import (
     plot_learning_curves,
     plot_unsupervised_curves,
 )
+from pnnkit.faults import FaultSchedule
 from pnnkit.learning import BottleneckEstimator, LearningRule, PIBConfig, make_rule
 from pnnkit.learning.multiview import ImageLayout, MultiViewConfig, MultiViewPIB, image_shape
 from pnnkit.network import PhysicalNetwork
@@ -123,6 +124,10 @@ class Trainer:
         #: unsupervised task: test-split representations before and after training (plots)
         self.untrained_test: Any = None
         self.learned_test: Any = None
+        self.faults = FaultSchedule(config.faults or None, seed=config.seed)
+        self.faults.check(self.network)
+        #: what the fault schedule injected, epoch by epoch (also in metrics.jsonl)
+        self.fault_log: list[dict[str, Any]] = []
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.eval_counters = Counters()
         #: wall time of the training steps (and deployments), evaluation excluded
@@ -165,6 +170,7 @@ class Trainer:
             leave=True,
         )
         for epoch in bar:
+            injected = self.inject_faults(epoch)
             sums = {"loss": 0.0, "readout_loss": 0.0}
             order = batches(len(data.y_train), cfg.batch_size, self.shuffle)
             step_start = time.perf_counter()
@@ -191,6 +197,7 @@ class Trainer:
                 "device_writes": costs.device_writes,
                 "train_seconds": self.train_seconds,
                 "wall_seconds": time.perf_counter() - start,
+                "faults": injected,
             }
             self.history.append(record)
             self.folder.append_metrics(record)
@@ -240,6 +247,7 @@ class Trainer:
             leave=True,
         )
         for epoch in bar:
+            injected = self.inject_faults(epoch)
             loss = 0.0
             order = batches(len(data.y_train), cfg.batch_size, self.shuffle)
             step_start = time.perf_counter()
@@ -262,6 +270,7 @@ class Trainer:
                 "device_writes": costs.device_writes,
                 "train_seconds": self.train_seconds,
                 "wall_seconds": time.perf_counter() - start,
+                "faults": injected,
             }
             self.history.append(record)
             self.folder.append_metrics(record)
@@ -271,8 +280,16 @@ class Trainer:
         self.learned_test = rep.test
         return self.finish(time.perf_counter() - start)
 
+    def inject_faults(self, epoch: int) -> list[dict[str, Any]]:
+        """Apply what the fault schedule has due at the start of ``epoch`` (nothing without
+        ``--faults``); returns its records, kept in the fault log."""
+        records = self.faults.apply(self.network, epoch, self.config.epochs)
+        self.fault_log.extend(records)
+        return records
+
     def checkpoint_state(self, epoch: int) -> dict[str, Any]:
         return {
+            "faults": self.faults.state_dict(),
             "config": self.config.resolved(),
             "epoch": epoch,
             "network": self.network.state_dict(),
@@ -348,6 +365,7 @@ class Trainer:
             "device_writes": costs.device_writes,
             "programming_pulses": costs.programming_pulses,
             "evaluation_queries": self.eval_counters.physical_queries,
+            "faults": {"schedule": self.faults.describe(), "injected": self.fault_log},
             "train_seconds": self.train_seconds,
             "hardware_seconds": costs.hardware_seconds,
             # the rule's own work: training time not spent inside the (simulated) hardware
