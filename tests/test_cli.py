@@ -308,3 +308,13 @@ def test_faults_are_injected_on_schedule_and_recorded(tmp_path, capsys):
     assert "faults" in state
     code, _, stderr = run_cli(capsys, *args[:-2], "--faults", "stuk:0.2", "--out", "y")
     assert code == 2 and "unknown fault kind 'stuk'" in stderr
+
+
+def test_rl_verb_is_wired_into_the_main_command(tmp_path, capsys):
+    args = ["rl", "--episodes", "8", "--hidden", "8", "--quiet", "--json", "--out", str(tmp_path)]
+    code, stdout, stderr = run_cli(capsys, *args, "--set", "eval_episodes=2")
+    assert code == 0, stderr
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["env"] == "CartPole-v1" and summary["physical_queries"] > 0
+    code, _, stderr = run_cli(capsys, "rl", "--env", "NoSuchEnv-v0", "--out", str(tmp_path / "x"))
+    assert code == 2 and "NoSuchEnv-v0" in stderr

@@ -306,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = verbs.add_parser("train", help="train a physical network, write a run folder")
     _add_train_arguments(train)
     train.set_defaults(func=_cmd_train)
+    from pnnkit.rl.cli import add_rl_parser
+
+    add_rl_parser(verbs)
     bench = verbs.add_parser(
         "bench", help="compare training methods on substrates and datasets over seeds"
     )

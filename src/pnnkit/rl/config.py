@@ -1,0 +1,225 @@
+"""The typed configuration of a reinforcement-learning run, validated on load, saved with it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pnnkit.configtools import build, check_types
+from pnnkit.errors import ConfigError
+from pnnkit.experiment.config import substrate_spec
+from pnnkit.learning.pib import PIBConfig
+from pnnkit.network import ACTIVATIONS
+from pnnkit.physics import SUBSTRATES
+from pnnkit.rl.envs import env_info
+from pnnkit.rl.pib_rl import SIGNALS
+from pnnkit.rl.reinforce import ReinforceConfig
+
+METHODS = ("pib", "reinforce")
+
+#: PIB settings that differ in RL from supervised PIB (``PIBConfig``'s own defaults): no
+#: compression term (the policy needs the fine state information that compression removes;
+#: gamma 1 took 379 episodes to solve CartPole on average against 288, seeds 0-2, and in
+#: exploratory runs with 8 unit steps per iteration it failed where gamma 0 solved,
+#: docs/BENCHMARKS.md) and a constant learning rate (the data keep changing with the policy,
+#: and a rate decaying over the budget would freeze it on early data).
+PIB_RL_DEFAULTS: dict[str, Any] = {"gamma": 0.0, "schedule": "constant"}
+
+#: episodes per iteration when ``episodes_per_iteration`` is not given
+DEFAULT_EPISODES_PER_ITERATION = {"pib": 16, "reinforce": 4}
+
+
+@dataclass
+class RLConfig:
+    """Everything that defines a reinforcement-learning run (every field has a default).
+
+    Attributes:
+        env: a gymnasium environment with discrete actions and vector observations
+            (``CartPole-v1``, the reference; ``Acrobot-v1``, ``MountainCar-v0``).
+        method: ``pib`` (a physical policy trained by PIB) or ``reinforce`` (the digital
+            baseline: REINFORCE with a baseline on an MLP of the same widths, by backprop).
+        substrate: physics of the policy's units (``crossbar`` by default; any substrate PIB
+            can train, as in ``pnnkit train``). Ignored by ``reinforce``.
+        stage: the trainable linear stage after non-linear physics (``ideal`` or ``crossbar``).
+        hidden: widths of the units (64, 64: the usual size of CartPole policies).
+        activation: periphery after each unit.
+        episodes: training budget in episodes (evaluation episodes are not counted).
+        episodes_per_iteration: episodes collected side by side per update (``None``: 16 for
+            ``pib``, whose elite needs a population; 4 for ``reinforce``, which did best with
+            small batches and more updates, docs/BENCHMARKS.md).
+        signal: ``elite`` (cross-entropy method) or ``advantage`` (advantage-weighted label
+            Gram); see :mod:`pnnkit.rl.pib_rl`.
+        elite_fraction: share of each batch kept as elite (0.3, as in docs/pib.md's prototype).
+        advantage_temperature: ``tau`` of the advantage weights ``exp(A / tau)``.
+        discount: ``gamma`` of the returns-to-go (REINFORCE and the advantage signal).
+        unit_steps: PIB steps of the physical units per iteration (1; with 8 one seed of
+            three never solved CartPole: the units fit the noise of the sampled actions,
+            docs/BENCHMARKS.md). 0 freezes the units (only the readout learns).
+        readout_steps: readout steps per iteration on the training pairs' measured features.
+        batch_size: ``(observation, action)`` pairs per step (also the Gram-matrix size).
+        temperature: softmax temperature of the actions sampled in training.
+        eval_episodes: greedy episodes per evaluation (100: gymnasium's definition of solved
+            is a mean over 100 consecutive episodes).
+        eval_every: evaluate whenever the training episodes pass a multiple of this.
+        stop_when_solved: stop training once an evaluation reaches ``solve_threshold``.
+        solve_threshold: the evaluation mean that counts as solved (``None``: the
+            environment's ``reward_threshold``, 475 for CartPole-v1).
+        seed: seeds the hardware, the policy's sampling, the updates and the episodes.
+        substrate_options, stage_options: overrides of the substrates' config fields.
+        rule_options: overrides of the rule's config (``PIBConfig`` for ``pib``, on top of
+            :data:`PIB_RL_DEFAULTS`; ``ReinforceConfig`` for ``reinforce``).
+        out: the run folder.
+    """
+
+    env: str = "CartPole-v1"
+    method: str = "pib"
+    substrate: str = "crossbar"
+    stage: str = "ideal"
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    activation: str = "relu"
+    episodes: int = 1000
+    episodes_per_iteration: int | None = None
+    signal: str = "elite"
+    elite_fraction: float = 0.3
+    advantage_temperature: float = 1.0
+    discount: float = 0.99
+    unit_steps: int = 1
+    readout_steps: int = 8
+    batch_size: int = 256
+    temperature: float = 1.0
+    eval_episodes: int = 100
+    eval_every: int = 16
+    stop_when_solved: bool = True
+    solve_threshold: float | None = None
+    seed: int = 0
+    substrate_options: dict[str, Any] = field(default_factory=dict)
+    stage_options: dict[str, Any] = field(default_factory=dict)
+    rule_options: dict[str, Any] = field(default_factory=dict)
+    out: str = "runs/rl"
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first invalid field, its value, what is allowed."""
+
+        def bad(name: str, allowed: str) -> ConfigError:
+            return ConfigError(f"RLConfig.{name} = {getattr(self, name)!r} is invalid: {allowed}")
+
+        check_types(self)
+        if not self.hidden or not all(
+            isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in self.hidden
+        ):
+            raise bad("hidden", "must be a non-empty list of positive integers, e.g. 64,64")
+        if self.method not in METHODS:
+            raise bad("method", f"choose one of {list(METHODS)}")
+        substrate, options = substrate_spec(self.substrate, self.substrate_options)
+        if substrate not in SUBSTRATES:
+            raise bad("substrate", f"choose one of {sorted(SUBSTRATES)} or measured:PATH")
+        if self.method == "pib" and SUBSTRATES[substrate].energy_based:
+            raise bad(
+                "substrate",
+                "it is energy-based (a unit with no linear stage), and PIB trains the policy's "
+                "linear stages; use crossbar, ideal, or physics such as scattering (followed "
+                "by a stage)",
+            )
+        linear_stages = sorted(n for n, c in SUBSTRATES.items() if c.linear)
+        if self.stage not in linear_stages:
+            raise bad("stage", f"must be a linear substrate: one of {linear_stages}")
+        if self.activation not in ACTIVATIONS:
+            raise bad("activation", f"choose one of {sorted(ACTIVATIONS)}")
+        if self.signal not in SIGNALS:
+            raise bad("signal", f"choose one of {list(SIGNALS)}")
+        for name, low in (("episodes", 1), ("eval_episodes", 1), ("eval_every", 1)):
+            if getattr(self, name) < low:
+                raise bad(name, f"must be an integer >= {low}")
+        if self.episodes_per_iteration is not None and self.episodes_per_iteration < 1:
+            raise bad("episodes_per_iteration", "must be an integer >= 1 (or none)")
+        if not 0 < self.elite_fraction <= 1:
+            raise bad("elite_fraction", "must be in (0, 1]")
+        for name in ("advantage_temperature", "temperature"):
+            if not getattr(self, name) > 0:
+                raise bad(name, "must be > 0")
+        if not 0 < self.discount <= 1:
+            raise bad("discount", "must be in (0, 1]")
+        for name in ("unit_steps", "readout_steps"):
+            if getattr(self, name) < 0:
+                raise bad(name, "must be an integer >= 0")
+        if self.batch_size < 2:
+            raise bad("batch_size", "must be an integer >= 2 (the estimators compare samples)")
+        if not 0 <= self.seed < 2**32:
+            raise bad("seed", "must be an integer in [0, 2**32)")
+        if not self.out.strip():
+            raise bad("out", "must name a run folder")
+        env_info(self.env)  # unknown names and unusable spaces raise a ConfigError here
+        SUBSTRATES[substrate].config_class.from_dict(options)
+        SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
+        self.rule_config()
+
+    @property
+    def iteration_size(self) -> int:
+        """Episodes per iteration, with the method's default filled in."""
+        if self.episodes_per_iteration is not None:
+            return self.episodes_per_iteration
+        return DEFAULT_EPISODES_PER_ITERATION[self.method]
+
+    def rule_config(self) -> PIBConfig | ReinforceConfig:
+        """The typed, validated config of the method's rule."""
+        if self.method == "pib":
+            return build(PIBConfig, {**PIB_RL_DEFAULTS, **self.rule_options})
+        return build(ReinforceConfig, self.rule_options)
+
+    def resolved(self) -> dict[str, Any]:
+        """This config with every default filled in: what is saved with the run."""
+        values = dataclasses.asdict(self)
+        values["episodes_per_iteration"] = self.iteration_size
+        name, options = substrate_spec(self.substrate, self.substrate_options)
+        values["substrate_options"] = SUBSTRATES[name].config_class.from_dict(options).to_dict()
+        values["stage_options"] = (
+            SUBSTRATES[self.stage].config_class.from_dict(self.stage_options).to_dict()
+        )
+        values["rule_options"] = dataclasses.asdict(self.rule_config())
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RLConfig:
+        """Build from loose values (JSON, command line), coercing types, then validate."""
+        return build(cls, values)
+
+    def with_overrides(self, assignments: list[str]) -> RLConfig:
+        """Apply ``KEY=VALUE`` strings: ``episodes=300``, ``rule.lr=1e-3``,
+        ``substrate.levels=128``, ``rule.estimator.alpha=2``. Values are read as JSON when they
+        parse (numbers, booleans, lists), else as strings."""
+        values = dataclasses.asdict(self)
+        sections = {
+            "substrate": "substrate_options",
+            "stage": "stage_options",
+            "rule": "rule_options",
+        }
+        for text in assignments:
+            key, sep, raw = text.partition("=")
+            if not sep or not key:
+                raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
+            value = _parse_value(raw)
+            section, _, name = key.partition(".")
+            if not name:
+                values[key] = value
+                continue
+            target = sections.get(section)
+            if target is None:
+                raise ConfigError(
+                    f"--set {key}: unknown section {section!r}; "
+                    "use substrate.NAME, stage.NAME or rule.NAME"
+                )
+            if "." in name:  # rule.estimator.alpha
+                outer, inner = name.split(".", 1)
+                values[target].setdefault(outer, {})[inner] = value
+            else:
+                values[target][name] = value
+        return RLConfig.from_dict(values)
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
