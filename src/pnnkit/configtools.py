@@ -4,6 +4,7 @@ name the field, the value and what is allowed. Every config class in pnnkit goes
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import types
 import typing
@@ -115,3 +116,42 @@ def _is_instance(value: Any, kind: Any) -> bool:
 
 def _wrong(name: str, value: Any, allowed: str) -> ConfigError:
     return ConfigError(f"{name} = {value!r} is invalid: must be {allowed}")
+
+
+#: ``--set SECTION.NAME=VALUE`` sections and the config field holding each one's options
+OVERRIDE_SECTIONS = {
+    "substrate": "substrate_options",
+    "stage": "stage_options",
+    "rule": "rule_options",
+}
+
+
+def apply_overrides(values: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """Apply ``KEY=VALUE`` strings (``epochs=10``, ``rule.beta=20``, ``substrate.levels=128``,
+    ``rule.estimator.alpha=2``) to a config's field dict, in place, and return it. Values are
+    read as JSON when they parse (numbers, booleans, lists), else as strings; the config's own
+    ``from_dict`` then checks them."""
+    for text in assignments:
+        key, sep, raw = text.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        section, _, name = key.partition(".")
+        if not name:
+            values[key] = value
+            continue
+        target = OVERRIDE_SECTIONS.get(section)
+        if target is None:
+            raise ConfigError(
+                f"--set {key}: unknown section {section!r}; "
+                "use substrate.NAME, stage.NAME or rule.NAME"
+            )
+        if "." in name:  # rule.estimator.alpha
+            outer, inner = name.split(".", 1)
+            values[target].setdefault(outer, {})[inner] = value
+        else:
+            values[target][name] = value
+    return values

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pnnkit.configtools import build, check_types
+from pnnkit.configtools import apply_overrides, build, check_types
 from pnnkit.errors import ConfigError
 from pnnkit.faults import FaultSchedule
 from pnnkit.learning import RULES, RuleConfig, rule_config
@@ -157,37 +156,9 @@ class TrainConfig:
         return build(cls, values)
 
     def with_overrides(self, assignments: list[str]) -> TrainConfig:
-        """Apply ``KEY=VALUE`` strings: ``epochs=10``, ``rule.beta=20``, ``substrate.levels=128``.
-
-        Values are read as JSON when they parse (numbers, booleans, lists), else as strings.
-        """
-        values = dataclasses.asdict(self)
-        for text in assignments:
-            key, sep, raw = text.partition("=")
-            if not sep or not key:
-                raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
-            value = _parse_value(raw)
-            section, _, name = key.partition(".")
-            if name:
-                sections = {
-                    "substrate": "substrate_options",
-                    "stage": "stage_options",
-                    "rule": "rule_options",
-                }
-                target = sections.get(section)
-                if target is None:
-                    raise ConfigError(
-                        f"--set {key}: unknown section {section!r}; "
-                        "use substrate.NAME, stage.NAME or rule.NAME"
-                    )
-                if "." in name:  # rule.estimator.sigma2
-                    outer, inner = name.split(".", 1)
-                    values[target].setdefault(outer, {})[inner] = value
-                else:
-                    values[target][name] = value
-            else:
-                values[key] = value
-        return TrainConfig.from_dict(values)
+        """This config with ``KEY=VALUE`` strings applied (``epochs=10``, ``rule.beta=20``,
+        ``substrate.levels=128``; see :func:`pnnkit.configtools.apply_overrides`)."""
+        return TrainConfig.from_dict(apply_overrides(dataclasses.asdict(self), assignments))
 
 
 def substrate_spec(spec: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -201,10 +172,3 @@ def substrate_spec(spec: str, options: dict[str, Any]) -> tuple[str, dict[str, A
             f"(a CSV or NPZ recording of a real system)"
         )
     return name, {**options, "path": path}
-
-
-def _parse_value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pnnkit.configtools import build, check_types
+from pnnkit.configtools import apply_overrides, build, check_types
 from pnnkit.errors import ConfigError
 from pnnkit.experiment.config import substrate_spec
 from pnnkit.learning.pib import PIBConfig
@@ -186,40 +185,6 @@ class RLConfig:
         return build(cls, values)
 
     def with_overrides(self, assignments: list[str]) -> RLConfig:
-        """Apply ``KEY=VALUE`` strings: ``episodes=300``, ``rule.lr=1e-3``,
-        ``substrate.levels=128``, ``rule.estimator.alpha=2``. Values are read as JSON when they
-        parse (numbers, booleans, lists), else as strings."""
-        values = dataclasses.asdict(self)
-        sections = {
-            "substrate": "substrate_options",
-            "stage": "stage_options",
-            "rule": "rule_options",
-        }
-        for text in assignments:
-            key, sep, raw = text.partition("=")
-            if not sep or not key:
-                raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
-            value = _parse_value(raw)
-            section, _, name = key.partition(".")
-            if not name:
-                values[key] = value
-                continue
-            target = sections.get(section)
-            if target is None:
-                raise ConfigError(
-                    f"--set {key}: unknown section {section!r}; "
-                    "use substrate.NAME, stage.NAME or rule.NAME"
-                )
-            if "." in name:  # rule.estimator.alpha
-                outer, inner = name.split(".", 1)
-                values[target].setdefault(outer, {})[inner] = value
-            else:
-                values[target][name] = value
-        return RLConfig.from_dict(values)
-
-
-def _parse_value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
+        """This config with ``KEY=VALUE`` strings applied (``epochs=10``, ``rule.beta=20``,
+        ``substrate.levels=128``; see :func:`pnnkit.configtools.apply_overrides`)."""
+        return RLConfig.from_dict(apply_overrides(dataclasses.asdict(self), assignments))
