@@ -295,6 +295,60 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _cmd_faults(args: argparse.Namespace) -> int:
+    from pnnkit.experiment.fault_sweep import FaultSweepConfig, markdown_table, run_fault_sweep
+
+    d = FaultSweepConfig()
+    config = FaultSweepConfig(
+        kind=args.kind,
+        rates=args.rates or d.rates,
+        when=args.when,
+        options=args.option,
+        methods=args.methods or d.methods,
+        substrate=args.substrate,
+        dataset=args.dataset,
+        seeds=args.seeds or d.seeds,
+        epochs=args.epochs,
+        hidden=args.hidden,
+        overrides=args.set,
+        workers=args.workers,
+        out=args.out,
+    )
+    result = run_fault_sweep(config, progress=not args.quiet)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(markdown_table(result["rows"]))
+        for path in result["files"].values():
+            print(f"  {path}")
+    return 0
+
+
+def _add_faults_arguments(parser: argparse.ArgumentParser) -> None:
+    from pnnkit.experiment.fault_sweep import FaultSweepConfig
+
+    d = FaultSweepConfig()
+    parser.add_argument("--kind", default=d.kind, help=f"fault kind (default {d.kind})")
+    parser.add_argument("--rates", type=float, nargs="+", help="fault rates (default 0 to 0.5)")
+    parser.add_argument(
+        "--when", default=d.when, help="start (default) or epoch=E: when the faults arrive"
+    )
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="fault option"
+    )
+    parser.add_argument("--methods", nargs="+", help=f"(default: {' '.join(d.methods)})")
+    parser.add_argument("--substrate", default=d.substrate, help=f"(default {d.substrate})")
+    parser.add_argument("--dataset", default=d.dataset, help=f"(default {d.dataset})")
+    parser.add_argument("--seeds", type=int, nargs="+", help="(default: 0 1 2)")
+    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
+    parser.add_argument("--hidden", type=_hidden, default=d.hidden, help="unit widths")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--workers", type=int, default=d.workers)
+    parser.add_argument("--out", default=d.out, help=f"results folder (default {d.out})")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quiet", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pnnkit",
@@ -314,6 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_bench_arguments(bench)
     bench.set_defaults(func=_cmd_bench)
+    faults = verbs.add_parser(
+        "faults", help="sweep a fault kind over rates, comparing training methods"
+    )
+    _add_faults_arguments(faults)
+    faults.set_defaults(func=_cmd_faults)
     demo = verbs.add_parser(
         "demo", help="PIB on a simulated crossbar vs backprop on an ideal layer, on digits"
     )

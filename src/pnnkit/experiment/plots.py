@@ -139,3 +139,43 @@ def plot_embedding(
     fig.suptitle(title)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_accuracy_vs_rate(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Test accuracy (mean +- std over seeds) against the fault rate, one line per method."""
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["rate"])
+        ax.errorbar(
+            [r["rate"] for r in mine],
+            [r["test_accuracy_mean"] for r in mine],
+            yerr=[r["test_accuracy_std"] for r in mine],
+            marker="o",
+            capsize=3,
+            label=method,
+        )
+    ax.set_xlabel("fault rate")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_recovery(
+    curves: dict[tuple[str, float], list[float]], injected: int, path: Path, title: str
+) -> None:
+    """Test accuracy per epoch (mean over seeds) for every (method, rate), with the epoch at
+    whose start the faults arrived marked."""
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    for (method, rate), curve in sorted(curves.items()):
+        ax.plot(range(1, len(curve) + 1), curve, label=f"{method}, rate {rate:g}")
+    ax.axvline(injected - 0.5, color="k", linestyle="--", linewidth=1)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
