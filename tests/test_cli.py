@@ -306,6 +306,11 @@ def test_faults_are_injected_on_schedule_and_recorded(tmp_path, capsys):
     assert config["faults"] == "stuck:0.25@epoch=2"
     state = torch.load(RunFolder(tmp_path).checkpoint, weights_only=True)
     assert "faults" in state
+    start = tmp_path / "start"
+    code, _, stderr = run_cli(capsys, *args[:-2], "--faults", "stuck:0.25", "--out", str(start))
+    assert code == 0, stderr
+    metrics = [json.loads(line) for line in (start / "metrics.jsonl").read_text().splitlines()]
+    assert [len(m["faults"]) for m in metrics] == [2, 0, 0]  # present before calibration
     code, _, stderr = run_cli(capsys, *args[:-2], "--faults", "stuk:0.2", "--out", "y")
     assert code == 2 and "unknown fault kind 'stuk'" in stderr
 

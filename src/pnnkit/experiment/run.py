@@ -98,6 +98,13 @@ class Trainer:
             stage_config=config.stage_options,
             seed=config.seed,
         )
+        self.faults = FaultSchedule(config.faults or None, seed=config.seed)
+        self.faults.check(self.network)
+        #: what the fault schedule injected, epoch by epoch (also in metrics.jsonl)
+        self.fault_log: list[dict[str, Any]] = []
+        # Faults present from the start are there before the conditioning is calibrated, as
+        # they would be on the bench; the call for epoch 1 then finds nothing left to inject.
+        self.inject_faults(1)
         calibration = self.data.x_train[: config.calibration_samples]
         self.network.calibrate(calibration)  # its queries are a cost of training
         self.rule_config = config.rule_config()
@@ -124,10 +131,6 @@ class Trainer:
         #: unsupervised task: test-split representations before and after training (plots)
         self.untrained_test: Any = None
         self.learned_test: Any = None
-        self.faults = FaultSchedule(config.faults or None, seed=config.seed)
-        self.faults.check(self.network)
-        #: what the fault schedule injected, epoch by epoch (also in metrics.jsonl)
-        self.fault_log: list[dict[str, Any]] = []
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.eval_counters = Counters()
         #: wall time of the training steps (and deployments), evaluation excluded
@@ -282,10 +285,9 @@ class Trainer:
 
     def inject_faults(self, epoch: int) -> list[dict[str, Any]]:
         """Apply what the fault schedule has due at the start of ``epoch`` (nothing without
-        ``--faults``); returns its records, kept in the fault log."""
-        records = self.faults.apply(self.network, epoch, self.config.epochs)
-        self.fault_log.extend(records)
-        return records
+        ``--faults``); returns every record of faults injected for that epoch."""
+        self.fault_log.extend(self.faults.apply(self.network, epoch, self.config.epochs))
+        return [r for r in self.fault_log if r["epoch"] == epoch]
 
     def checkpoint_state(self, epoch: int) -> dict[str, Any]:
         return {
