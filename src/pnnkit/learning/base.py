@@ -18,8 +18,9 @@ from torch import Tensor
 
 from pnnkit.configtools import check_types
 from pnnkit.errors import ConfigError
-from pnnkit.learning.optim import OPTIMIZERS, cosine_lr
-from pnnkit.network import PhysicalNetwork
+from pnnkit.learning.optim import OPTIMIZERS, UpdateRule, cosine_lr
+from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
+from pnnkit.physics import with_bias_column
 
 
 @dataclass
@@ -137,3 +138,37 @@ class LocalReadout:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state)
+
+
+class LocalStageRule(LearningRule):
+    """Base of the rules that train every unit's linear stage from a gradient with respect to
+    its measured output (PIB, HSIC): one digital optimiser per unit, the readout trained
+    locally, and the exact outer-product update ``dL/dW = (dL/dt o f'(z))^T [p, 1]`` from
+    measured values only (route (a)/(b) of docs/pib.md)."""
+
+    def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
+        super().__init__(network, config, total_steps)
+        self.require_linear_stages()
+        self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]
+        self.readout_trainer = LocalReadout(network, config.readout_lr)
+
+    @staticmethod
+    def program_stage(
+        unit: Unit, update: UpdateRule, grad_t: Tensor, out: UnitOutput, lr: float
+    ) -> None:
+        """Program the stage's change for ``dL/dt`` at the measured pass ``out``."""
+        grad_w = (grad_t * unit.f_prime(out.z)).T @ with_bias_column(out.p)
+        unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "unit_updates": [u.state_dict() for u in self.unit_updates],
+            "readout_optimizer": self.readout_trainer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        for update, saved in zip(self.unit_updates, state["unit_updates"], strict=True):
+            update.load_state_dict(saved)
+        self.readout_trainer.load_state_dict(state["readout_optimizer"])

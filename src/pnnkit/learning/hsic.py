@@ -41,7 +41,6 @@ cross-entropy on the last measured output.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -55,10 +54,8 @@ from pnnkit.info import (
     one_hot,
     unit_normalize,
 )
-from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
-from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.base import LocalStageRule, RuleConfig, StepStats
 from pnnkit.network import PhysicalNetwork
-from pnnkit.physics import with_bias_column
 
 NORMALIZATIONS = ("cka", "nocco")
 
@@ -154,7 +151,7 @@ class HSICConfig(RuleConfig):
             )
 
 
-class HSICBottleneck(LearningRule):
+class HSICBottleneck(LocalStageRule):
     """Local, model-free training of every unit by its own HSIC bottleneck."""
 
     name = "hsic"
@@ -162,10 +159,7 @@ class HSICBottleneck(LearningRule):
 
     def __init__(self, network: PhysicalNetwork, config: HSICConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: HSICConfig = config
-        self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]
-        self.readout_trainer = LocalReadout(network, config.readout_lr)
 
     def gaussian(self, samples: Tensor, sigma: float) -> Tensor:
         """Gaussian Gram matrix of the length-normalised rows of ``samples``."""
@@ -211,8 +205,7 @@ class HSICBottleneck(LearningRule):
         for unit, update in zip(self.network.units, self.unit_updates, strict=True):
             out = unit.measure(h)  # one physical query per sample and substrate
             grad_t, h_xt, h_yt = self.local_gradient(m_x, out.t, m_y)
-            grad_w = (grad_t * unit.f_prime(out.z)).T @ with_bias_column(out.p)
-            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+            self.program_stage(unit, update, grad_t, out, lr)
             stats.loss += h_xt - self.config.beta * h_yt
             stats.i_xt.append(h_xt)
             stats.i_ty.append(h_yt)
@@ -220,16 +213,3 @@ class HSICBottleneck(LearningRule):
         stats.readout_loss = self.readout_trainer.train(h, y, self.lr_factor())
         self.step_count += 1
         return stats
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            **super().state_dict(),
-            "unit_updates": [u.state_dict() for u in self.unit_updates],
-            "readout_optimizer": self.readout_trainer.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        for update, values in zip(self.unit_updates, state["unit_updates"], strict=True):
-            update.load_state_dict(values)
-        self.readout_trainer.load_state_dict(state["readout_optimizer"])

@@ -22,7 +22,6 @@ The digital readout is trained locally with cross-entropy on the last unit's mea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -43,10 +42,8 @@ from pnnkit.info import (
     renyi_entropy,
     unit_normalize,
 )
-from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
-from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.base import LocalStageRule, RuleConfig, StepStats
 from pnnkit.network import PhysicalNetwork, Unit
-from pnnkit.physics import with_bias_column
 
 #: The implementations :class:`BottleneckEstimator` can use (``entropy_method``).
 ESTIMATOR_METHODS: tuple[str, ...] = ("autograd", "closed_form", "lanczos")
@@ -217,7 +214,7 @@ class PIBConfig(RuleConfig):
         self.estimator.validate()
 
 
-class PIB(LearningRule):
+class PIB(LocalStageRule):
     """Local, model-free training of every unit by its own information bottleneck."""
 
     name = "pib"
@@ -225,10 +222,7 @@ class PIB(LearningRule):
 
     def __init__(self, network: PhysicalNetwork, config: PIBConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: PIBConfig = config
-        self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]
-        self.readout_trainer = LocalReadout(network, config.readout_lr)
 
     def local_gradient(
         self, x_gram: Tensor, t: Tensor, y_gram: Tensor
@@ -274,10 +268,7 @@ class PIB(LearningRule):
             out = unit.measure(h)  # one physical query per sample and substrate
             gram = x_gram if x_gram is not None else est.input_gram(h)
             grad_t, i_xt, i_ty = self.local_gradient(gram, out.t, y_gram)
-            grad_z = grad_t * unit.f_prime(out.z)
-            # outer product with the stage's measured input: exact, from measured values only
-            grad_w = grad_z.T @ with_bias_column(out.p)
-            unit.stage.program(update.delta(grad_w, lr))
+            self.program_stage(unit, update, grad_t, out, lr)
             physics = unit.physics
             if cfg.physics_lr > 0 and physics is not None and physics.read_parameters().numel():
                 grad_theta = self.spsa_gradient(unit, h, gram, y_gram)
@@ -289,16 +280,3 @@ class PIB(LearningRule):
         stats.readout_loss = self.readout_trainer.train(h, y, self.lr_factor())
         self.step_count += 1
         return stats
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            **super().state_dict(),
-            "unit_updates": [u.state_dict() for u in self.unit_updates],
-            "readout_optimizer": self.readout_trainer.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        for update, saved in zip(self.unit_updates, state["unit_updates"], strict=True):
-            update.load_state_dict(saved)
-        self.readout_trainer.load_state_dict(state["readout_optimizer"])
