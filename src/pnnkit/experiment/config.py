@@ -142,11 +142,11 @@ class TrainConfig:
     def resolved(self) -> dict[str, Any]:
         """This config with every nested default filled in: what is saved with the run."""
         values = dataclasses.asdict(self)
-        name, options = substrate_spec(self.substrate, self.substrate_options)
-        substrate = SUBSTRATES[name].config_class.from_dict(options)
-        values["substrate_options"] = substrate.to_dict()
-        stage = SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
-        values["stage_options"] = stage.to_dict()
+        values.update(
+            resolved_hardware(
+                self.substrate, self.substrate_options, self.stage, self.stage_options
+            )
+        )
         values["rule_options"] = self.rule_config().to_dict()
         return values
 
@@ -159,6 +159,18 @@ class TrainConfig:
         """This config with ``KEY=VALUE`` strings applied (``epochs=10``, ``rule.beta=20``,
         ``substrate.levels=128``; see :func:`pnnkit.configtools.apply_overrides`)."""
         return TrainConfig.from_dict(apply_overrides(dataclasses.asdict(self), assignments))
+
+
+def resolved_hardware(
+    substrate: str, substrate_options: dict[str, Any], stage: str, stage_options: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """``substrate_options`` and ``stage_options`` with every default of their configs filled
+    in (what a run folder records)."""
+    name, options = substrate_spec(substrate, substrate_options)
+    return {
+        "substrate_options": SUBSTRATES[name].config_class.from_dict(options).to_dict(),
+        "stage_options": SUBSTRATES[stage].config_class.from_dict(stage_options).to_dict(),
+    }
 
 
 def substrate_spec(spec: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:

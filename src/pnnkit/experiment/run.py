@@ -187,24 +187,16 @@ class Trainer:
                 train_acc = accuracy(self.rule, data.x_train, data.y_train)
                 test_acc = accuracy(self.rule, data.x_test, data.y_test)
                 i_xt, i_ty = information_plane(self.network, self.estimator, x_info, y_info)
-            costs = self.network.counters()
-            record = {
-                "epoch": epoch,
-                "loss": sums["loss"],
-                "readout_loss": sums["readout_loss"],
-                "train_accuracy": train_acc,
-                "test_accuracy": test_acc,
-                "info_i_xt": i_xt,
-                "info_i_ty": i_ty,
-                "physical_queries": costs.physical_queries,
-                "device_writes": costs.device_writes,
-                "train_seconds": self.train_seconds,
-                "wall_seconds": time.perf_counter() - start,
-                "faults": injected,
-            }
-            self.history.append(record)
-            self.folder.append_metrics(record)
-            self.folder.save_checkpoint(self.checkpoint_state(epoch))
+            self.record_epoch(
+                epoch,
+                start,
+                injected,
+                (i_xt, i_ty),
+                loss=sums["loss"],
+                readout_loss=sums["readout_loss"],
+                train_accuracy=train_acc,
+                test_accuracy=test_acc,
+            )
             bar.set_postfix(train=f"{train_acc:.3f}", test=f"{test_acc:.3f}")
         bar.close()
         wall = time.perf_counter() - start
@@ -261,27 +253,45 @@ class Trainer:
                 rep = unsupervised.network_representation(self.network, data.x_train, data.x_test)
                 i_xt, i_ty = information_plane(self.network, self.estimator, x_info, y_info)
             learned = self._scores(rep)
-            costs = self.network.counters()
-            record = {
-                "epoch": epoch,
-                "loss": loss,
-                "probe_accuracy": learned["probe"],
-                "kmeans_nmi": learned["nmi"],
-                "info_i_xt": i_xt,
-                "info_i_ty": i_ty,
-                "physical_queries": costs.physical_queries,
-                "device_writes": costs.device_writes,
-                "train_seconds": self.train_seconds,
-                "wall_seconds": time.perf_counter() - start,
-                "faults": injected,
-            }
-            self.history.append(record)
-            self.folder.append_metrics(record)
-            self.folder.save_checkpoint(self.checkpoint_state(epoch))
+            self.record_epoch(
+                epoch,
+                start,
+                injected,
+                (i_xt, i_ty),
+                loss=loss,
+                probe_accuracy=learned["probe"],
+                kmeans_nmi=learned["nmi"],
+            )
             bar.set_postfix(probe=f"{learned['probe']:.3f}", nmi=f"{learned['nmi']:.3f}")
         bar.close()
         self.learned_test = rep.test
         return self.finish(time.perf_counter() - start)
+
+    def record_epoch(
+        self,
+        epoch: int,
+        start: float,
+        injected: list[dict[str, Any]],
+        info: tuple[list[float], list[float]],
+        **results: float,
+    ) -> None:
+        """Log one epoch (its ``results``, the information plane, costs, times and injected
+        faults) to the history and ``metrics.jsonl``, and checkpoint the run."""
+        costs = self.network.counters()
+        record = {
+            "epoch": epoch,
+            **results,
+            "info_i_xt": info[0],
+            "info_i_ty": info[1],
+            "physical_queries": costs.physical_queries,
+            "device_writes": costs.device_writes,
+            "train_seconds": self.train_seconds,
+            "wall_seconds": time.perf_counter() - start,
+            "faults": injected,
+        }
+        self.history.append(record)
+        self.folder.append_metrics(record)
+        self.folder.save_checkpoint(self.checkpoint_state(epoch))
 
     def inject_faults(self, epoch: int) -> list[dict[str, Any]]:
         """Apply what the fault schedule has due at the start of ``epoch`` (nothing without

@@ -8,7 +8,7 @@ from typing import Any
 
 from pnnkit.configtools import apply_overrides, build, check_types
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.config import substrate_spec
+from pnnkit.experiment.config import resolved_hardware, substrate_spec
 from pnnkit.learning.pib import PIBConfig
 from pnnkit.network import ACTIVATIONS
 from pnnkit.physics import SUBSTRATES
@@ -171,10 +171,10 @@ class RLConfig:
         """This config with every default filled in: what is saved with the run."""
         values = dataclasses.asdict(self)
         values["episodes_per_iteration"] = self.iteration_size
-        name, options = substrate_spec(self.substrate, self.substrate_options)
-        values["substrate_options"] = SUBSTRATES[name].config_class.from_dict(options).to_dict()
-        values["stage_options"] = (
-            SUBSTRATES[self.stage].config_class.from_dict(self.stage_options).to_dict()
+        values.update(
+            resolved_hardware(
+                self.substrate, self.substrate_options, self.stage, self.stage_options
+            )
         )
         values["rule_options"] = dataclasses.asdict(self.rule_config())
         return values
