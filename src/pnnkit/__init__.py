@@ -8,6 +8,7 @@ does to its input, with its noise, device behaviour and faults) and *learning ru
 """
 
 from pnnkit.errors import (
+    BadMeasurementError,
     CheckpointError,
     ConfigError,
     DataError,
@@ -19,6 +20,7 @@ from pnnkit.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BadMeasurementError",
     "CheckpointError",
     "ConfigError",
     "DataError",

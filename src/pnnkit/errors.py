@@ -28,5 +28,11 @@ class MeasurementError(PnnkitError, RuntimeError):
     """A physical substrate returned an unusable measurement (NaN, Inf, wrong shape, ...)."""
 
 
+class BadMeasurementError(MeasurementError):
+    """A measurement that came back with unusable *values* (NaN, Inf, out of range): a transient
+    hardware glitch. Training guards skip the batch and count it; a wrong shape or a driver
+    failure stays a plain :class:`MeasurementError` and stops the run."""
+
+
 class CheckpointError(PnnkitError, RuntimeError):
     """A checkpoint or run folder is missing, truncated or does not match the run."""

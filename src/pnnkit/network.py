@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pnnkit.errors import ConfigError, MeasurementError
+from pnnkit.errors import BadMeasurementError, ConfigError
 from pnnkit.info import unit_normalize
 from pnnkit.physics import SUBSTRATES, Counters, Substrate, make_substrate
 
@@ -159,7 +159,9 @@ class Unit:
 
 def _checked(substrate: Substrate, out: Tensor) -> Tensor:
     if not torch.isfinite(out).all():
-        raise MeasurementError(f"{substrate.name} substrate returned NaN or Inf in a measurement")
+        raise BadMeasurementError(
+            f"{substrate.name} substrate returned NaN or Inf in a measurement"
+        )
     return out
 
 
