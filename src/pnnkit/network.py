@@ -118,10 +118,16 @@ class Unit:
         """One physical pass through the unit (a pass per substrate it holds)."""
         p = h
         if self.physics is not None:
-            p = self.condition(_checked(self.physics, self.physics.measure(h)))
+            p = self.condition(measured(self.physics, h))
+            if self.p_scale is not None and p.abs().max() > OUTLIER_SCALES:
+                raise BadMeasurementError(
+                    f"{self.physics.name} substrate returned an outlier: "
+                    f"{float(p.abs().max()):.3g} calibrated standard deviations from the mean "
+                    f"(limit {OUTLIER_SCALES:g})"
+                )
         if self.stage is None:
             return UnitOutput(p, p, self.f(p))
-        z = _checked(self.stage, self.stage.measure(p))
+        z = measured(self.stage, p)
         return UnitOutput(p, z, self.f(z))
 
     def condition(self, p: Tensor) -> Tensor:
@@ -142,7 +148,7 @@ class Unit:
         and return the conditioned batch (the stage's input)."""
         if self.physics is None or self.stage is None:
             return h
-        p = _checked(self.physics, self.physics.measure(h))
+        p = measured(self.physics, h)
         self.p_mean = p.mean(dim=0)
         # A feature that barely varies (a dark detector) keeps the overall scale instead of
         # being blown up to unit variance, which would only amplify its noise.
@@ -157,10 +163,28 @@ class Unit:
         return ACTIVATIONS[self.activation][1](z)
 
 
-def _checked(substrate: Substrate, out: Tensor) -> Tensor:
+#: a conditioned physics output farther than this many calibrated standard deviations from its
+#: calibrated mean is taken for a read-out glitch (honest data lie within a few tens)
+OUTLIER_SCALES = 1e4
+
+
+def measured(substrate: Substrate, x: Tensor) -> Tensor:
+    """``substrate.measure(x)``, refused with :class:`~pnnkit.errors.BadMeasurementError` when
+    a value is NaN or Inf or beyond what the physics can return
+    (:meth:`~pnnkit.physics.base.Substrate.output_limit`): a glitch that training guards may
+    skip, never a value to learn from."""
+    out = substrate.measure(x)
     if not torch.isfinite(out).all():
+        bad = int((~torch.isfinite(out)).sum())
         raise BadMeasurementError(
-            f"{substrate.name} substrate returned NaN or Inf in a measurement"
+            f"{substrate.name} substrate returned {bad} NaN/Inf value(s) in a measurement"
+        )
+    limit = substrate.output_limit(x)
+    if limit is not None and (out.abs() > limit).any():
+        worst = float((out.abs() / limit).max())
+        raise BadMeasurementError(
+            f"{substrate.name} substrate returned a value {worst:.3g} times its read-out's "
+            f"full scale (out of range)"
         )
     return out
 
@@ -289,7 +313,7 @@ class PhysicalNetwork:
             if k in conditioned:
                 p = unit.calibrate(h)
                 if k < last:  # the next physics needs this unit's output
-                    h = unit.f(_checked(unit.stage, unit.stage.measure(p)))  # type: ignore[union-attr]
+                    h = unit.f(measured(unit.stage, p))  # type: ignore[arg-type]
             else:
                 h = unit.measure(h).t
 

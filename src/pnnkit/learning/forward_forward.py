@@ -221,15 +221,16 @@ class ForwardForward(LearningRule):
         x = x.detach()
         h_pos, h_neg = self.embed(x, y), self.embed(x, self.negative_labels(y))
         total = 0.0
-        units = self.network.units
-        for k, (unit, update) in enumerate(zip(units, self.unit_updates, strict=True)):
+        grads = []  # every measurement before any write: a bad one leaves no update
+        for k, unit in enumerate(self.network.units):
             pos, neg = unit.measure(h_pos), unit.measure(h_neg)  # the unit's two passes
             loss, grad_pos, grad_neg = self.local_gradient(k, pos.t, neg.t)
             grad_w = (grad_pos * unit.f_prime(pos.z)).T @ with_bias_column(pos.p)
-            grad_w = grad_w + (grad_neg * unit.f_prime(neg.z)).T @ with_bias_column(neg.p)
-            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+            grads.append(grad_w + (grad_neg * unit.f_prime(neg.z)).T @ with_bias_column(neg.p))
             total += loss
             h_pos, h_neg = self.pass_on(pos.t), self.pass_on(neg.t)
+        for unit, update, grad_w in zip(self.network.units, self.unit_updates, grads, strict=True):
+            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
         self.step_count += 1
         return StepStats(loss=total, readout_loss=0.0)
 

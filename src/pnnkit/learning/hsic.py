@@ -198,18 +198,23 @@ class HSICBottleneck(LocalStageRule):
     def train_step(self, x: Tensor, y: Tensor) -> StepStats:
         """One local update per unit. ``StepStats.i_xt`` / ``i_ty`` hold the normalised HSIC
         values ``nHSIC(X, T_k)`` / ``nHSIC(Y, T_k)`` (dependence measures, not bits)."""
-        lr = self.config.lr * self.lr_factor()
         h = x = x.detach()
         m_x, m_y = self.input_matrix(x), self.label_matrix(y)
         stats = StepStats(loss=0.0, readout_loss=0.0)
-        for unit, update in zip(self.network.units, self.unit_updates, strict=True):
+        pending = []  # every measurement before any write, as in PIB.bottleneck_step
+        for unit in self.network.units:
             out = unit.measure(h)  # one physical query per sample and substrate
             grad_t, h_xt, h_yt = self.local_gradient(m_x, out.t, m_y)
-            self.program_stage(unit, update, grad_t, out, lr)
+            pending.append((out, grad_t))
             stats.loss += h_xt - self.config.beta * h_yt
             stats.i_xt.append(h_xt)
             stats.i_ty.append(h_yt)
             h = out.t
+        lr = self.config.lr * self.lr_factor()
+        for unit, update, (out, grad_t) in zip(
+            self.network.units, self.unit_updates, pending, strict=True
+        ):
+            self.program_stage(unit, update, grad_t, out, lr)
         stats.readout_loss = self.readout_trainer.train(h, y, self.lr_factor())
         self.step_count += 1
         return stats

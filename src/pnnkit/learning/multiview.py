@@ -290,17 +290,19 @@ class MultiViewPIB(LearningRule):
         lr = self.config.lr * self.lr_factor()
         stats = StepStats(loss=0.0, readout_loss=0.0)
         h1, h2 = self.views(x)
-        for unit, update in zip(self.network.units, self.unit_updates, strict=True):
+        grads = []  # every measurement before any write: a bad one leaves no update
+        for unit in self.network.units:
             out1, out2 = unit.measure(h1), unit.measure(h2)  # two physical passes
             g1, g2, terms = self.local_gradients(x_gram, out1.t, out2.t)
             # the two passes' outer products with the stage's measured inputs: exact
             grad_w = (g1 * unit.f_prime(out1.z)).T @ with_bias_column(out1.p)
-            grad_w = grad_w + (g2 * unit.f_prime(out2.z)).T @ with_bias_column(out2.p)
-            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+            grads.append(grad_w + (g2 * unit.f_prime(out2.z)).T @ with_bias_column(out2.p))
             stats.loss += float(self.local_loss(terms))
             stats.i_xt.append(float(terms.i_x_first + terms.i_x_second) / 2)
             stats.i_ty.append(float(terms.views))
             h1, h2 = out1.t, out2.t
+        for unit, update, grad_w in zip(self.network.units, self.unit_updates, grads, strict=True):
+            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
         self.step_count += 1
         return stats
 

@@ -21,6 +21,8 @@ The digital readout is trained locally with cross-entropy on the last unit's mea
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -43,7 +45,7 @@ from pnnkit.info import (
     unit_normalize,
 )
 from pnnkit.learning.base import LocalStageRule, RuleConfig, StepStats
-from pnnkit.network import PhysicalNetwork, Unit
+from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
 
 #: The implementations :class:`BottleneckEstimator` can use (``entropy_method``).
 ESTIMATOR_METHODS: tuple[str, ...] = ("autograd", "closed_form", "lanczos")
@@ -244,39 +246,73 @@ class PIB(LocalStageRule):
     def spsa_gradient(self, unit: Unit, h: Tensor, x_gram: Tensor, y_gram: Tensor) -> Tensor:
         """One simultaneous-perturbation estimate of ``dL_k / dtheta`` for the unit's physical
         parameters: program ``theta +- eps D`` (``D`` random signs), measure both, return
-        ``(L+ - L-) / (2 eps) D``; the parameters are programmed back afterwards."""
+        ``(L+ - L-) / (2 eps) D``. The parameters are programmed back afterwards, also when a
+        measurement fails."""
         physics, eps = unit.physics, self.config.spsa_epsilon
         assert physics is not None
-        shape = physics.parameter_shape()
-        signs = torch.randint(0, 2, shape).to(torch.float32) * 2 - 1
-        physics.program(eps * signs)
-        loss_plus = self.local_loss(x_gram, unit.measure(h).t, y_gram)
-        physics.program(-2 * eps * signs)
-        loss_minus = self.local_loss(x_gram, unit.measure(h).t, y_gram)
-        physics.program(eps * signs)
+        signs = torch.randint(0, 2, physics.parameter_shape()).to(torch.float32) * 2 - 1
+        offset = 0.0  # the perturbation in place, in units of eps * signs
+        try:
+            physics.program(eps * signs)
+            offset = 1.0
+            loss_plus = self.local_loss(x_gram, unit.measure(h).t, y_gram)
+            physics.program(-2 * eps * signs)
+            offset = -1.0
+            loss_minus = self.local_loss(x_gram, unit.measure(h).t, y_gram)
+        finally:
+            if offset:
+                physics.program(-offset * eps * signs)
         return (loss_plus - loss_minus) / (2 * eps) * signs
 
+    def trains_physics(self, unit: Unit) -> bool:
+        """Route (c): the unit's physics has parameters and ``physics_lr > 0``."""
+        physics = unit.physics
+        return (
+            self.config.physics_lr > 0
+            and physics is not None
+            and math.prod(physics.parameter_shape()) > 0
+        )
+
     def train_step(self, x: Tensor, y: Tensor) -> StepStats:
+        y_gram = self.config.estimator.label_gram(y, self.network.readout.out_features)
+        return self.bottleneck_step(
+            x, y_gram, lambda t: self.readout_trainer.train(t, y, self.lr_factor())
+        )
+
+    def bottleneck_step(
+        self, x: Tensor, y_gram: Tensor, train_readout: Callable[[Tensor], float]
+    ) -> StepStats:
+        """One PIB step against the label Gram ``y_gram``; ``train_readout`` takes the last
+        unit's measured output and returns the readout loss.
+
+        Every measurement comes before any write: unit ``k + 1`` is fed unit ``k``'s output
+        measured before unit ``k`` is updated, as in a layer-by-layer step, so the order
+        changes nothing, and a bad measurement (:class:`~pnnkit.errors.BadMeasurementError`)
+        anywhere in the step leaves the hardware and the optimiser states untouched."""
         cfg, est = self.config, self.config.estimator
-        num_classes = self.network.readout.out_features
-        y_gram = est.label_gram(y, num_classes)
         x_gram = est.input_gram(x) if cfg.compress_against == "input" else None
-        lr = cfg.lr * self.lr_factor()
         stats = StepStats(loss=0.0, readout_loss=0.0)
-        h = x = x.detach()
-        for unit, update in zip(self.network.units, self.unit_updates, strict=True):
+        pending: list[tuple[UnitOutput, Tensor, Tensor | None]] = []
+        h = x.detach()
+        for unit in self.network.units:
             out = unit.measure(h)  # one physical query per sample and substrate
             gram = x_gram if x_gram is not None else est.input_gram(h)
             grad_t, i_xt, i_ty = self.local_gradient(gram, out.t, y_gram)
-            self.program_stage(unit, update, grad_t, out, lr)
-            physics = unit.physics
-            if cfg.physics_lr > 0 and physics is not None and physics.read_parameters().numel():
-                grad_theta = self.spsa_gradient(unit, h, gram, y_gram)
-                physics.program(-cfg.physics_lr * self.lr_factor() * grad_theta)
+            grad_theta = (
+                self.spsa_gradient(unit, h, gram, y_gram) if self.trains_physics(unit) else None
+            )
+            pending.append((out, grad_t, grad_theta))
             stats.loss += cfg.gamma * i_xt - cfg.beta * i_ty
             stats.i_xt.append(i_xt)
             stats.i_ty.append(i_ty)
             h = out.t
-        stats.readout_loss = self.readout_trainer.train(h, y, self.lr_factor())
+        lr = cfg.lr * self.lr_factor()
+        for unit, update, (out, grad_t, grad_theta) in zip(
+            self.network.units, self.unit_updates, pending, strict=True
+        ):
+            self.program_stage(unit, update, grad_t, out, lr)
+            if grad_theta is not None:
+                unit.physics.program(-cfg.physics_lr * self.lr_factor() * grad_theta)  # type: ignore[union-attr]
+        stats.readout_loss = train_readout(h)
         self.step_count += 1
         return stats

@@ -157,11 +157,17 @@ class SPSA(LearningRule):
             torch.randint(0, 2, s.parameter_shape(), generator=self.generator).float() * 2 - 1
             for s in self.targets
         ]
-        self._program_all(signs, 1.0)
-        loss_plus, features = self._loss(x, y)
-        self._program_all(signs, -2.0)
-        loss_minus, _ = self._loss(x, y)
-        self._program_all(signs, 1.0)
+        offset = 0.0  # the perturbation in place; taken back even when a measurement fails
+        try:
+            self._program_all(signs, 1.0)
+            offset = 1.0
+            loss_plus, features = self._loss(x, y)
+            self._program_all(signs, -2.0)
+            offset = -1.0
+            loss_minus, _ = self._loss(x, y)
+        finally:
+            if offset:
+                self._program_all(signs, -offset)
         grads = [
             (loss_plus - loss_minus) / (2 * eps) * d
             for eps, d in zip(self.epsilons, signs, strict=True)

@@ -229,6 +229,12 @@ class Substrate(ABC):
         system), else ``None`` (the substrate can be built at any size)."""
         return None
 
+    def output_limit(self, x: Tensor) -> Tensor | None:
+        """The largest ``|value|`` the physics can return for each sample of ``x``, shape
+        ``(n, 1)``, or ``None`` when there is no such bound. A measurement beyond it is a
+        glitch of the read-out chain, not physics (see :func:`pnnkit.network.measured`)."""
+        return None
+
     def parameter_shape(self) -> tuple[int, ...]:
         """Shape of the programmable parameters: ``(out, in + 1)`` for a linear stage."""
         return (self.out_features, self.in_features + 1)

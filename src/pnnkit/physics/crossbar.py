@@ -217,6 +217,13 @@ class Crossbar(Substrate):
     def adc_limit(self) -> float:
         return self._config.adc_range * math.sqrt(self.in_features + 1)
 
+    def output_limit(self, x: Tensor) -> Tensor:
+        """The ADC's full scale in output units: ``adc_limit * window * gain`` times each
+        sample's abs-max input scale (the DAC's noise management, at least 1 for the bias
+        line), with a relative margin of 1e-5 for rounding."""
+        scale = x.abs().amax(dim=1, keepdim=True).clamp_min(1.0)
+        return (1 + 1e-5) * self.adc_limit * self.window * self.gain * scale
+
     def effective_weights(self) -> Tensor:
         """The weights the devices hold now, without read noise (simulation ground truth)."""
         g = self._conducting()

@@ -42,7 +42,6 @@ from pnnkit.errors import ConfigError
 from pnnkit.info import normalize_gram, one_hot
 from pnnkit.learning.base import StepStats
 from pnnkit.learning.pib import PIB
-from pnnkit.physics import with_bias_column
 from pnnkit.rl.envs import Episode
 from pnnkit.rl.policy import PhysicalPolicy
 from pnnkit.rl.reinforce import standardised_returns
@@ -74,31 +73,13 @@ def weighted_label_gram(y: Tensor, weights: Tensor, num_classes: int) -> Tensor:
 class WeightedPIB(PIB):
     """:class:`~pnnkit.learning.pib.PIB` with an optional weight per sample: the label Gram is
     :func:`weighted_label_gram` and the readout minimises the weighted cross-entropy. Without
-    weights a step is exactly PIB's. Physical parameters without a linear handle (route (c),
-    ``physics_lr > 0``) are not trained by weighted steps."""
+    weights a step is exactly PIB's."""
 
     def train_step(self, x: Tensor, y: Tensor, weights: Tensor | None = None) -> StepStats:
         if weights is None:
             return super().train_step(x, y)
-        cfg, est = self.config, self.config.estimator
         y_gram = weighted_label_gram(y, weights, self.network.readout.out_features)
-        x_gram = est.input_gram(x) if cfg.compress_against == "input" else None
-        lr = cfg.lr * self.lr_factor()
-        stats = StepStats(loss=0.0, readout_loss=0.0)
-        h = x.detach()
-        for unit, update in zip(self.network.units, self.unit_updates, strict=True):
-            out = unit.measure(h)
-            gram = x_gram if x_gram is not None else est.input_gram(h)
-            grad_t, i_xt, i_ty = self.local_gradient(gram, out.t, y_gram)
-            grad_w = (grad_t * unit.f_prime(out.z)).T @ with_bias_column(out.p)
-            unit.stage.program(update.delta(grad_w, lr))
-            stats.loss += cfg.gamma * i_xt - cfg.beta * i_ty
-            stats.i_xt.append(i_xt)
-            stats.i_ty.append(i_ty)
-            h = out.t
-        stats.readout_loss = self.readout_step(h, y, weights)
-        self.step_count += 1
-        return stats
+        return self.bottleneck_step(x, y_gram, lambda t: self.readout_step(t, y, weights))
 
     def readout_step(self, features: Tensor, y: Tensor, weights: Tensor | None = None) -> float:
         """One Adam step of the readout on measured ``features``: the (weighted) cross-entropy,
