@@ -156,7 +156,7 @@ def test_measured_names_the_substrate_and_the_problem() -> None:
     with pytest.raises(BadMeasurementError, match=r"crossbar substrate returned 15 NaN/Inf"):
         measured(crossbar, x)
     crossbar._measure = lambda x: torch.full((x.shape[0], 3), 1e6)  # type: ignore[method-assign]
-    with pytest.raises(BadMeasurementError, match="crossbar.*full scale.*out of range"):
+    with pytest.raises(BadMeasurementError, match=r"crossbar.*full scale.*out of range"):
         measured(crossbar, x)
 
 
@@ -171,7 +171,7 @@ def test_an_outlier_of_calibrated_physics_is_refused_before_calibration_it_is_no
     net.calibrate(torch.randn(64, 6))
     scale = float(unit.p_scale.min())  # type: ignore[union-attr]
     physics._measure = lambda x: honest(x) + 2 * OUTLIER_SCALES * scale  # type: ignore[method-assign]
-    with pytest.raises(BadMeasurementError, match="scattering.*outlier"):
+    with pytest.raises(BadMeasurementError, match=r"scattering.*outlier"):
         unit.measure(torch.randn(4, 6))
 
 
