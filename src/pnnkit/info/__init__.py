@@ -10,6 +10,7 @@ information terms of one unit with a hand-written gradient.
 
 from pnnkit.info.bottleneck import (
     BOTTLENECK_METHODS,
+    bottleneck_gradient,
     bottleneck_terms,
     direction_gram,
     label_blocks,
@@ -46,6 +47,7 @@ __all__ = [
     "BOTTLENECK_METHODS",
     "ENTROPY_METHODS",
     "WIDTH_RULES",
+    "bottleneck_gradient",
     "bottleneck_terms",
     "direction_gram",
     "entropy_from_power_sum",

@@ -29,7 +29,7 @@ kernel's diagonal is 1 whatever ``t`` is, so ``tr K = n`` and ``tr(X o A)`` are 
 Then ``G_D = G o K * (-1 / (2 sigma^2))`` (zero diagonal), ``dL/du = 4 (diag(G_D 1) u -
 G_D u)`` (one more product, ``G_D`` being symmetric), and through the row normalisation
 ``dL/dt_i = (g_i - u_i (u_i . g_i)) / ||t_i||``. Cost for ``alpha = 2``: two
-``n x n x d`` products and about fifteen elementwise passes over ``n x n``.
+``n x n x d`` products and about ten elementwise passes over ``n x n``.
 
 Only ``t`` is differentiated: the Gram matrices of ``X`` and ``Y`` are constants (an error is
 raised if they require a gradient; use the autograd path of
@@ -73,7 +73,13 @@ from pnnkit.info.randomized import (
     randomized_renyi_entropy_and_grad,
 )
 
-__all__ = ["BOTTLENECK_METHODS", "bottleneck_terms", "direction_gram", "label_blocks"]
+__all__ = [
+    "BOTTLENECK_METHODS",
+    "bottleneck_gradient",
+    "bottleneck_terms",
+    "direction_gram",
+    "label_blocks",
+]
 
 #: The methods :func:`bottleneck_terms` knows.
 BOTTLENECK_METHODS: tuple[str, ...] = ("exact", "lanczos")
@@ -157,26 +163,31 @@ def _order2_terms(
     k: Tensor, x: Tensor, y: Tensor, need_grad: bool
 ) -> tuple[tuple[Tensor, Tensor], _Parts | None]:
     """Order 2 from the kernel ``K`` (``A = K / n``): ``S_2(A) = -log2(||K||^2 / n^2)``,
-    ``S_2(X,T) = -log2(||X o K||^2 / (n tr(X o A))^2)``, and the same for ``Y``."""
+    ``S_2(X,T) = -log2(||X o K||^2 / (n tr(X o A))^2)``, and the same for ``Y``.
+
+    Everything is read from ``K o K``, ``X o X`` and ``Y o Y`` (``||X o K||^2 = <X o X, K o K>``),
+    and the parts are those of ``dI/dK o K``, which is all backward needs:
+    ``K o K o (c_T + c_X X o X + c_Y Y o Y)``; the first part is ``K o K`` itself, the others are
+    multiplied by it in backward (flagged by the fourth element of the saved parts)."""
     n = k.shape[-1]
-    flat = k.reshape(-1)
-    xk, yk = x * k, y * k
-    sq_k = torch.dot(flat, flat)
-    sq_xk = torch.dot(xk.reshape(-1), xk.reshape(-1))
-    sq_yk = torch.dot(yk.reshape(-1), yk.reshape(-1))
+    k2, x2, y2 = k * k, x * x, y * y
+    flat = k2.reshape(-1)
+    sq_k = flat.sum()
+    sq_xk = torch.dot(x2.reshape(-1), flat)
+    sq_yk = torch.dot(y2.reshape(-1), flat)
     n_c1 = torch.diagonal(x).sum()  # n tr(X o A), as diag K = 1
     n_c2 = torch.diagonal(y).sum()
     s_t = 2 * math.log2(n) - torch.log2(sq_k)
-    i_xt = -torch.log2((x * x).sum()) + s_t + torch.log2(sq_xk) - 2 * torch.log2(n_c1)
-    i_ty = s_t - torch.log2((y * y).sum()) + torch.log2(sq_yk) - 2 * torch.log2(n_c2)
+    i_xt = -torch.log2(x2.sum()) + s_t + torch.log2(sq_xk) - 2 * torch.log2(n_c1)
+    i_ty = s_t - torch.log2(y2.sum()) + torch.log2(sq_yk) - 2 * torch.log2(n_c2)
     if not need_grad:
         return (i_xt, i_ty), None
     # dS_2(T)/dK = -2 K / (ln2 ||K||^2), dS_2(X,T)/dK = -2 X o X o K / (ln2 ||X o K||^2)
     c = 2.0 / _LN2
     return (i_xt, i_ty), [
-        (k, -c / sq_k, -c / sq_k),
-        (x * xk, c / sq_xk, 0.0),
-        (y * yk, 0.0, c / sq_yk),
+        (k2, -c / sq_k, -c / sq_k),
+        (x2, c / sq_xk, 0.0),
+        (y2, 0.0, c / sq_yk),
     ]
 
 
@@ -241,17 +252,22 @@ def _spectral_terms(
     ]
 
 
-def _kernel(u: Tensor, spec: _Spec) -> tuple[Tensor, Tensor | float]:
+def _kernel(u: Tensor, spec: _Spec, short_rows: bool = True) -> tuple[Tensor, Tensor | float]:
     """Gaussian kernel of the rows of ``u`` and its ``-1 / (2 sigma^2)``.
 
-    Fixed width: one fused product ``scale * (|u_i|^2 + |u_j|^2 - 2 u_i . u_j)``, exponentiated
+    Fixed width: one fused product ``scale * (|u_i|^2 + |u_j|^2 - 2 u_i . u_j)`` (with
+    ``|u_i|^2 = 1`` unless ``short_rows``: some rows were too short to normalise), exponentiated
     in place; entries above 1 (negative distances from round-off) are clipped to 1 and the
     diagonal is exactly 1. Data-driven width: the distances once, for the width and the kernel.
     """
     if spec.width_rule == "fixed":
         scale = -0.5 / spec.sigma2
-        sq = (u * u).sum(-1)
-        k = torch.addmm(sq.unsqueeze(1) + sq.unsqueeze(0), u, u.mT, beta=scale, alpha=-2 * scale)
+        if short_rows:  # rows shorter than eps were scaled, not normalised: their own lengths
+            sq = (u * u).sum(-1)
+            base = sq.unsqueeze(1) + sq.unsqueeze(0)
+        else:  # unit rows: D = 2 - 2 u u^T, with no n x n pass for the lengths
+            base = u.new_full((1, 1), 2.0)
+        k = torch.addmm(base, u, u.mT, beta=scale, alpha=-2 * scale)
         k.exp_().clamp_max_(1.0)
         k.diagonal().fill_(1.0)
         return k, scale
@@ -265,10 +281,65 @@ def direction_gram(samples: Tensor, sigma2: float, width_rule: str = "fixed") ->
     (no gradient): the matrix :meth:`pnnkit.learning.pib.BottleneckEstimator.output_gram`
     builds, equal to round-off, with one fused product (see :func:`bottleneck_terms`)."""
     with torch.no_grad():
-        norm = torch.linalg.vector_norm(samples, dim=-1, keepdim=True).clamp_min(_NORM_EPS)
+        raw = torch.linalg.vector_norm(samples, dim=-1, keepdim=True)
         spec = _Spec(2.0, float(sigma2), width_rule, "exact", 1, 1, 0, None)
-        k, _ = _kernel(samples / norm, spec)
+        short = bool((raw < _NORM_EPS).any())
+        k, _ = _kernel(samples / raw.clamp_min(_NORM_EPS), spec, short_rows=short)
         return k.div_(k.shape[-1])
+
+
+@dataclass
+class _Saved:
+    """What the gradient needs from a forward pass."""
+
+    u: Tensor
+    norm: Tensor
+    k: Tensor
+    scale: Tensor | float
+    parts: _Parts
+    #: order 2: the parts are of ``dI/dK o K`` and all but the first are multiplied by ``K o K``
+    order2: bool
+
+
+def _forward(
+    t: Tensor, x_gram: Tensor, y_gram: Tensor, spec: _Spec, need_grad: bool
+) -> tuple[tuple[Tensor, Tensor], _Saved | None]:
+    raw = torch.linalg.vector_norm(t, dim=-1, keepdim=True)
+    norm = raw.clamp_min(_NORM_EPS)
+    u = t / norm
+    k, scale = _kernel(u, spec, short_rows=bool((raw < _NORM_EPS).any()))
+    x, y = x_gram.to(k.dtype), y_gram.to(k.dtype)
+    order2 = spec.alpha == 2.0
+    if order2:
+        terms, parts = _order2_terms(k, x, y, need_grad)
+    else:  # tr K = n: A = K / n is exactly normalize_gram(K)
+        terms, parts = _spectral_terms(k / k.shape[-1], x, y, spec, need_grad)
+    if parts is None:
+        return terms, None
+    return terms, _Saved(u, norm, k, scale, parts, order2)
+
+
+def _backward(saved: _Saved, grad_xt: Tensor | float, grad_ty: Tensor | float) -> Tensor:
+    """``dL/dt`` for ``L = grad_xt I(X;T) + grad_ty I(T;Y)``."""
+    u, norm, k = saved.u, saved.norm, saved.k
+    # dL/dD = dL/dK o K * (-1 / (2 sigma^2)): the kernel width's factor goes into the weights
+    weights = [
+        float((grad_xt * c_xt + grad_ty * c_ty) * saved.scale) for _, c_xt, c_ty in saved.parts
+    ]
+    if saved.order2:  # G o K = K o K o (w_T + w_X X o X + w_Y Y o Y)
+        (k2, _, _), (x2, _, _), (y2, _, _) = saved.parts
+        g_d = torch.mul(x2, weights[1]).add_(y2, alpha=weights[2]).add_(weights[0]).mul_(k2)
+    else:
+        g_d = torch.zeros_like(k)
+        for (m, _, _), w in zip(saved.parts, weights, strict=True):
+            g_d.add_(m, alpha=w)
+        g_d.mul_(k)
+    g_d.diagonal().zero_()  # the diagonal of K does not depend on t
+    # D_ij = |u_i|^2 + |u_j|^2 - 2 u_i . u_j with G_D symmetric: dL/du = 4 (G_D 1 o u - G_D u)
+    g_u = torch.addmm(g_d.sum(-1, keepdim=True) * u, g_d, u, alpha=-1.0).mul_(4.0)
+    # u = t / max(|t|, eps): rows below eps are scaled, not projected
+    radial = (u * g_u).sum(-1, keepdim=True) * (norm > _NORM_EPS)
+    return (g_u - u * radial) / norm
 
 
 class _BottleneckTerms(torch.autograd.Function):
@@ -276,36 +347,47 @@ class _BottleneckTerms(torch.autograd.Function):
     def forward(
         ctx: Any, t: Tensor, x_gram: Tensor, y_gram: Tensor, spec: _Spec
     ) -> tuple[Tensor, Tensor]:
-        need_grad = bool(ctx.needs_input_grad[0])
-        norm = torch.linalg.vector_norm(t, dim=-1, keepdim=True).clamp_min(_NORM_EPS)
-        u = t / norm
-        k, scale = _kernel(u, spec)
-        x, y = x_gram.to(k.dtype), y_gram.to(k.dtype)
-        if spec.alpha == 2.0:
-            terms, parts = _order2_terms(k, x, y, need_grad)
-        else:  # tr K = n: A = K / n is exactly normalize_gram(K)
-            terms, parts = _spectral_terms(k / k.shape[-1], x, y, spec, need_grad)
-        if parts is not None:
-            ctx.scale = scale
-            ctx.coefficients = [(c_xt, c_ty) for _, c_xt, c_ty in parts]
-            ctx.save_for_backward(u, norm, k, *(m for m, _, _ in parts))
+        terms, ctx.saved = _forward(t, x_gram, y_gram, spec, bool(ctx.needs_input_grad[0]))
         return terms
 
     @staticmethod
     def backward(ctx: Any, grad_xt: Tensor, grad_ty: Tensor) -> tuple[Tensor, None, None, None]:
-        u, norm, k, *mats = ctx.saved_tensors
-        g_k = None
-        for m, (c_xt, c_ty) in zip(mats, ctx.coefficients, strict=True):
-            term = m * (grad_xt * c_xt + grad_ty * c_ty)
-            g_k = term if g_k is None else g_k.add_(term)
-        # dL/dD = dL/dK o K * (-1 / (2 sigma^2)); the diagonal of K does not depend on t
-        g_d = g_k.mul_(k).mul_(ctx.scale)
-        g_d.diagonal().zero_()
-        # D_ij = |u_i|^2 + |u_j|^2 - 2 u_i . u_j with G_D symmetric: dL/du = 4 (G_D 1 o u - G_D u)
-        g_u = torch.addmm(g_d.sum(-1, keepdim=True) * u, g_d, u, alpha=-1.0).mul_(4.0)
-        # u = t / max(|t|, eps): rows below eps are scaled, not projected
-        radial = (u * g_u).sum(-1, keepdim=True) * (norm > _NORM_EPS)
-        return (g_u - u * radial) / norm, None, None, None
+        return _backward(ctx.saved, grad_xt, grad_ty), None, None, None
+
+
+def _spec(
+    x_gram: Tensor,
+    t: Tensor,
+    y_gram: Tensor,
+    alpha: float,
+    sigma2: float,
+    width_rule: str,
+    method: str,
+    probes: int,
+    steps: int,
+    deflation: int,
+    generator: torch.Generator | None,
+) -> _Spec:
+    """Check the arguments of :func:`bottleneck_terms` and bundle the settings."""
+    alpha = _check_alpha(alpha)
+    if method not in BOTTLENECK_METHODS:
+        raise ConfigError(
+            f"method = {method!r} is unknown; choose one of {', '.join(BOTTLENECK_METHODS)}"
+        )
+    if width_rule not in ("fixed", *WIDTH_RULES):
+        raise ConfigError(f"width_rule = {width_rule!r}; choices: {['fixed', *WIDTH_RULES]}")
+    if not sigma2 > 0:
+        raise ConfigError(f"sigma2 = {sigma2!r} is invalid: must be > 0")
+    for name, value in (("x_gram", x_gram), ("t", t), ("y_gram", y_gram)):
+        if not isinstance(value, Tensor) or not value.is_floating_point():
+            raise ShapeError(f"{name} must be a floating-point torch.Tensor")
+    n = t.shape[0]
+    if t.dim() != 2 or n < 2 or x_gram.shape != (n, n) or y_gram.shape != (n, n):
+        raise ShapeError(
+            f"t has shape {tuple(t.shape)}, x_gram {tuple(x_gram.shape)} and y_gram "
+            f"{tuple(y_gram.shape)}; expected (n, d) with n >= 2 and (n, n) Gram matrices"
+        )
+    return _Spec(alpha, float(sigma2), width_rule, method, probes, steps, deflation, generator)
 
 
 def bottleneck_terms(
@@ -335,28 +417,41 @@ def bottleneck_terms(
     :func:`pnnkit.info.randomized.randomized_renyi_entropy_and_grad`; ``alpha = 2`` stays
     exact).
     """
-    alpha = _check_alpha(alpha)
-    if method not in BOTTLENECK_METHODS:
-        raise ConfigError(
-            f"method = {method!r} is unknown; choose one of {', '.join(BOTTLENECK_METHODS)}"
-        )
-    if width_rule not in ("fixed", *WIDTH_RULES):
-        raise ConfigError(f"width_rule = {width_rule!r}; choices: {['fixed', *WIDTH_RULES]}")
-    if not sigma2 > 0:
-        raise ConfigError(f"sigma2 = {sigma2!r} is invalid: must be > 0")
-    for name, value in (("x_gram", x_gram), ("t", t), ("y_gram", y_gram)):
-        if not isinstance(value, Tensor) or not value.is_floating_point():
-            raise ShapeError(f"{name} must be a floating-point torch.Tensor")
-    n = t.shape[0]
-    if t.dim() != 2 or n < 2 or x_gram.shape != (n, n) or y_gram.shape != (n, n):
-        raise ShapeError(
-            f"t has shape {tuple(t.shape)}, x_gram {tuple(x_gram.shape)} and y_gram "
-            f"{tuple(y_gram.shape)}; expected (n, d) with n >= 2 and (n, n) Gram matrices"
-        )
+    spec = _spec(
+        x_gram, t, y_gram, alpha, sigma2, width_rule, method, probes, steps, deflation, generator
+    )
     if torch.is_grad_enabled() and (x_gram.requires_grad or y_gram.requires_grad):
         raise ConfigError(
             "bottleneck_terms differentiates in t only, and x_gram or y_gram requires a "
             "gradient; detach them, or use BottleneckEstimator(entropy_method='autograd')"
         )
-    spec = _Spec(alpha, float(sigma2), width_rule, method, probes, steps, deflation, generator)
     return _BottleneckTerms.apply(t, x_gram, y_gram, spec)
+
+
+def bottleneck_gradient(
+    x_gram: Tensor,
+    t: Tensor,
+    y_gram: Tensor,
+    gamma: float,
+    beta: float,
+    *,
+    alpha: float,
+    sigma2: float,
+    width_rule: str = "fixed",
+    method: str = "exact",
+    probes: int = DEFAULT_PROBES,
+    steps: int = DEFAULT_STEPS,
+    deflation: int = DEFAULT_DEFLATION,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, float, float]:
+    """``dL/dt`` of PIB's local loss ``L = gamma I(X;T) - beta I(T;Y)``, with ``I(X;T)`` and
+    ``I(T;Y)`` in bits: the backward of :func:`bottleneck_terms` run directly, with no autograd
+    graph or tape (the same values; arguments as there; nothing is differentiated but ``t``)."""
+    spec = _spec(
+        x_gram, t, y_gram, alpha, sigma2, width_rule, method, probes, steps, deflation, generator
+    )
+    with torch.no_grad():
+        (i_xt, i_ty), saved = _forward(t.detach(), x_gram, y_gram, spec, need_grad=True)
+        assert saved is not None
+        grad = _backward(saved, gamma, -beta)
+    return grad, float(i_xt), float(i_ty)

@@ -32,6 +32,7 @@ from pnnkit.configtools import check_types
 from pnnkit.errors import ConfigError
 from pnnkit.info import (
     WIDTH_RULES,
+    bottleneck_gradient,
     bottleneck_terms,
     direction_gram,
     gaussian_gram,
@@ -170,6 +171,34 @@ class BottleneckEstimator:
         i_ty = s_t + renyi_entropy(y_gram, a) - joint_entropy(t_gram, y_gram, a)
         return i_xt, i_ty
 
+    def loss_gradient(
+        self, x_gram: Tensor, t: Tensor, y_gram: Tensor, gamma: float, beta: float
+    ) -> tuple[Tensor, float, float]:
+        """``dL/dt`` of ``L = gamma I(X;T) - beta I(T;Y)`` at a measured ``t`` (a detached
+        copy: nothing flows upstream), with ``I(X;T)`` and ``I(T;Y)``. The hand-written paths
+        run their backward directly (:func:`pnnkit.info.bottleneck_gradient`), with no
+        autograd tape."""
+        if self.entropy_method != "autograd":
+            return bottleneck_gradient(
+                x_gram,
+                t,
+                y_gram,
+                gamma,
+                beta,
+                alpha=self.alpha,
+                sigma2=self.sigma2,
+                width_rule=self.width_rule,
+                method="exact" if self.entropy_method == "closed_form" else "lanczos",
+                probes=self.probes,
+                steps=self.lanczos_steps,
+                deflation=self.deflation,
+            )
+        t = t.detach().requires_grad_(True)
+        with torch.enable_grad():
+            i_xt, i_ty = self.terms(x_gram, t, y_gram)
+            (grad,) = torch.autograd.grad(gamma * i_xt - beta * i_ty, t)
+        return grad, float(i_xt.detach()), float(i_ty.detach())
+
 
 @dataclass
 class PIBConfig(RuleConfig):
@@ -230,12 +259,8 @@ class PIB(LocalStageRule):
         self, x_gram: Tensor, t: Tensor, y_gram: Tensor
     ) -> tuple[Tensor, float, float]:
         """``dL_k/dT_k`` from a measured output ``t`` (a detached copy: nothing flows upstream)."""
-        t = t.detach().requires_grad_(True)
-        with torch.enable_grad():
-            i_xt, i_ty = self.config.estimator.terms(x_gram, t, y_gram)
-            loss = self.config.gamma * i_xt - self.config.beta * i_ty
-            (grad,) = torch.autograd.grad(loss, t)
-        return grad, float(i_xt.detach()), float(i_ty.detach())
+        cfg = self.config
+        return cfg.estimator.loss_gradient(x_gram, t, y_gram, cfg.gamma, cfg.beta)
 
     def local_loss(self, x_gram: Tensor, t: Tensor, y_gram: Tensor) -> float:
         """``L_k`` of a measured output (no gradient)."""
