@@ -14,6 +14,7 @@ import torch
 
 from pnnkit.errors import ConfigError, ShapeError
 from pnnkit.info import (
+    bottleneck_gradient,
     bottleneck_terms,
     direction_gram,
     gaussian_gram,
@@ -159,6 +160,29 @@ def test_bottleneck_terms_match_the_autograd_estimator(alpha: float, width_rule:
     torch.testing.assert_close(fast[0], ref[0], atol=1e-12, rtol=0)
     torch.testing.assert_close(fast[1], ref[1], atol=1e-12, rtol=0)
     torch.testing.assert_close(fast[2], ref[2], atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0])
+@pytest.mark.parametrize("dead_row", [False, True])
+def test_bottleneck_gradient_is_the_autograd_gradient_of_the_local_loss(
+    alpha: float, dead_row: bool
+) -> None:
+    """The direct path (no tape) gives the values and ``dL/dt`` of autograd through the
+    estimator, with and without a row too short to normalise."""
+    est = BottleneckEstimator(alpha=alpha)
+    x, y, t = _batch(seed=7)
+    if dead_row:
+        t[2] = 0.0
+    x_gram, y_gram = est.input_gram(x), _label_gram(y, 3)
+    ref = _reference_terms(est, x_gram, t, y_gram, gamma=0.7, beta=4.0)
+    grad, i_xt, i_ty = bottleneck_gradient(x_gram, t, y_gram, 0.7, 4.0, alpha=alpha, sigma2=0.5)
+    assert not grad.requires_grad
+    assert i_xt == pytest.approx(float(ref[0]), abs=1e-12)
+    assert i_ty == pytest.approx(float(ref[1]), abs=1e-12)
+    torch.testing.assert_close(grad, ref[2], atol=1e-9, rtol=1e-9)
+    closed = BottleneckEstimator(alpha=alpha, entropy_method="closed_form")
+    again = closed.loss_gradient(x_gram, t, y_gram, 0.7, 4.0)
+    torch.testing.assert_close(again[0], grad, atol=0, rtol=0)
 
 
 @pytest.mark.parametrize("alpha", [0.5, 2.0])
