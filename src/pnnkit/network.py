@@ -109,10 +109,12 @@ class Unit:
 
     @property
     def in_features(self) -> int:
+        """Inputs of the unit's first substrate."""
         return self.substrates[0].in_features
 
     @property
     def out_features(self) -> int:
+        """Outputs of the unit's last substrate."""
         return self.substrates[-1].out_features
 
     def measure(self, h: Tensor) -> UnitOutput:
@@ -158,9 +160,11 @@ class Unit:
         return self.condition(p)
 
     def f(self, z: Tensor) -> Tensor:
+        """The periphery's activation applied to measured pre-activations z."""
         return ACTIVATIONS[self.activation][0](z)
 
     def f_prime(self, z: Tensor) -> Tensor:
+        """The activation's derivative at z: known digital periphery, not a physics model."""
         return ACTIVATIONS[self.activation][1](z)
 
 
@@ -332,6 +336,8 @@ class PhysicalNetwork:
         return total
 
     def state_dict(self) -> dict[str, Any]:
+        """Every unit's hardware state (substrates, conditioning statistics) and the readout's
+        weights."""
         return {
             "units": [
                 {
@@ -347,6 +353,7 @@ class PhysicalNetwork:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state_dict saved from a network of the same shape and substrates."""
         if len(state["units"]) != len(self.units):
             raise ConfigError(
                 f"saved network has {len(state['units'])} units, this one {len(self.units)}"

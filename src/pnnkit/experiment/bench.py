@@ -86,6 +86,8 @@ class BenchConfig:
     out: str = "runs/bench"
 
     def validate(self) -> None:
+        """Raise ConfigError naming an empty grid axis, an unknown method, substrate or dataset, or
+        a value out of range."""
         for name in ("methods", "substrates", "datasets", "seeds"):
             if not getattr(self, name):
                 raise ConfigError(f"bench: {name} is empty; give at least one")
@@ -104,6 +106,8 @@ class BenchConfig:
         return [{"dataset": d, "substrate": s, "method": m, "seed": seed} for d, s, m, seed in grid]
 
     def train_config(self, job: dict[str, Any], out: Path) -> TrainConfig:
+        """The TrainConfig of one grid job (dataset, substrate, method, seed), with its run folder
+        under out/runs."""
         name = "-".join(str(job[k]) for k in ("dataset", "substrate", "method", "seed"))
         folder = out / "runs" / name.replace(":", "_").replace("/", "_")
         config = TrainConfig(

@@ -55,6 +55,7 @@ class FaultSweepConfig:
         return f"{self.kind}:{rate}{options}@{self.when}"
 
     def validate(self) -> None:
+        """Raise ConfigError for rates outside [0, 1] or a fault spec that does not parse."""
         if not self.rates or any(not 0 <= r <= 1 for r in self.rates):
             raise ConfigError(f"faults: rates = {self.rates} is invalid: must be in [0, 1]")
         for rate in self.rates:
@@ -62,6 +63,7 @@ class FaultSweepConfig:
                 parse_faults(self.spec(rate))  # errors name the token
 
     def bench(self, rate: float) -> BenchConfig:
+        """The bench grid run at one fault rate (rate 0: the fault-free reference)."""
         spec = self.spec(rate)
         return BenchConfig(
             methods=list(self.methods),

@@ -46,6 +46,8 @@ class RuleConfig:
     schedule: str = "cosine"
 
     def validate(self) -> None:
+        """Raise ConfigError naming the first field whose value is of the wrong type or out of range
+        (subclasses call this first, then check their own fields)."""
         check_types(self)
         if not self.lr > 0:
             raise ConfigError(f"lr = {self.lr!r} is invalid: must be > 0")
@@ -57,6 +59,7 @@ class RuleConfig:
             raise ConfigError(f"schedule = {self.schedule!r}; choices: ['cosine', 'constant']")
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as plain values (nested configs as dicts), as saved with a run."""
         return dataclasses.asdict(self)
 
 
@@ -95,6 +98,9 @@ class LearningRule(ABC):
         return None
 
     def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training exactly: step count, optimiser moments, random
+        generators and any fixed random matrices (tensors and plain values only, loadable with
+        weights_only=True)."""
         return {"step_count": self.step_count}
 
     def require_linear_stages(self) -> None:
@@ -110,6 +116,7 @@ class LearningRule(ABC):
                 )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state_dict of a rule built on the same network and config."""
         self.step_count = state["step_count"]
 
 
@@ -134,9 +141,11 @@ class LocalReadout:
         return float(loss.detach())
 
     def state_dict(self) -> dict[str, Any]:
+        """The readout optimiser's state (Adam moments and step)."""
         return self.optimizer.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the readout optimiser's state."""
         self.optimizer.load_state_dict(state)
 
 

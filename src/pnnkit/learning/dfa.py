@@ -66,6 +66,8 @@ class DFAConfig(RuleConfig):
     seed: int = 0
 
     def validate(self) -> None:
+        """Raise ConfigError naming the field (derivative choice, seed) after the shared rule
+        checks."""
         super().validate()
         if self.derivative not in DERIVATIVES:
             raise ConfigError(f"derivative = {self.derivative!r}; choices: {list(DERIVATIVES)}")

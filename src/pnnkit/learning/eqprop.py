@@ -80,6 +80,8 @@ class EqPropConfig(RuleConfig):
     centred: bool = True
 
     def validate(self) -> None:
+        """Raise ConfigError naming the field (the nudge beta must be > 0) after the shared rule
+        checks."""
         super().validate()
         if not self.beta > 0:
             raise ConfigError(f"beta = {self.beta!r} is invalid: must be > 0")

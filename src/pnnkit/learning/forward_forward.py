@@ -114,6 +114,8 @@ class FFConfig(RuleConfig):
     seed: int | None = None
 
     def validate(self) -> None:
+        """Raise ConfigError naming the field (theta, goodness, label embedding and scale, seed)
+        after the shared rule checks."""
         super().validate()
         if not self.theta > 0:
             raise ConfigError(f"theta = {self.theta!r} is invalid: must be > 0")

@@ -138,6 +138,8 @@ class HSICConfig(RuleConfig):
     epsilon: float = 1e-5
 
     def validate(self) -> None:
+        """Raise ConfigError naming the field (kernel widths, width rule, normalization) after the
+        shared rule checks."""
         super().validate()
         for name in ("beta", "sigma_x", "sigma_t", "epsilon"):
             if not getattr(self, name) > 0:

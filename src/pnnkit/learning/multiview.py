@@ -128,6 +128,8 @@ class MultiViewConfig(RuleConfig):
     estimator: BottleneckEstimator = field(default_factory=_default_estimator)
 
     def validate(self) -> None:
+        """Raise ConfigError naming the field (gamma, objective, augment, noise, dropout, shift)
+        after the shared rule checks, then the estimator's."""
         super().validate()
         if not isinstance(self.estimator, BottleneckEstimator):
             raise ConfigError(f"estimator = {self.estimator!r} is invalid: must be a table")

@@ -51,9 +51,11 @@ class UpdateRule:
         return -lr * m_hat / (v_hat.sqrt() + self.eps)
 
     def state_dict(self) -> dict[str, Any]:
+        """Step count and the Adam moments (None before the first step)."""
         return {"steps": self.steps, "m": self.m, "v": self.v}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state_dict (copied: the moments are then updated in place)."""
         # copies: the moments are updated in place, and the saved state must stay as saved
         self.steps = state["steps"]
         self.m = None if state["m"] is None else state["m"].clone()

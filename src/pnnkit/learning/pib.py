@@ -106,6 +106,7 @@ class BottleneckEstimator:
     deflation: int = 16
 
     def validate(self) -> None:
+        """Raise ConfigError naming a kernel width, order, method or probe count out of range."""
         check_types(self)
         for name in ("alpha", "sigma2", "x_sigma2"):
             if not getattr(self, name) > 0:
@@ -136,13 +137,19 @@ class BottleneckEstimator:
         return normalize_gram(gaussian_gram(directions, sigma, sq_distances=distances))
 
     def input_gram(self, x: Tensor) -> Tensor:
+        """Normalised Gaussian Gram matrix of the inputs x (n, d), on length-normalised rows, width
+        sqrt(x_sigma2)."""
         return self._gram(x, self.x_sigma2)
 
     def output_gram(self, t: Tensor) -> Tensor:
+        """Normalised Gaussian Gram matrix of a unit's measured outputs t (n, d), on length-
+        normalised rows, width sqrt(sigma2)."""
         return self._gram(t, self.sigma2)
 
     @staticmethod
     def label_gram(y: Tensor, num_classes: int) -> Tensor:
+        """Normalised linear Gram matrix of one-hot labels: 1/n on pairs of the same class, 0
+        elsewhere."""
         return normalize_gram(linear_gram(one_hot(y, num_classes)))
 
     def terms(self, x_gram: Tensor, t: Tensor, y_gram: Tensor) -> tuple[Tensor, Tensor]:
@@ -227,6 +234,8 @@ class PIBConfig(RuleConfig):
     spsa_epsilon: float = 0.05
 
     def validate(self) -> None:
+        """Raise ConfigError naming the field: gamma, beta, physics_lr and spsa_epsilon ranges,
+        compress_against choices, then the estimator's own fields."""
         super().validate()
         if not isinstance(self.estimator, BottleneckEstimator):
             raise ConfigError(f"estimator = {self.estimator!r} is invalid: must be a table")

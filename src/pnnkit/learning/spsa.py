@@ -90,6 +90,8 @@ class SPSAConfig(RuleConfig):
     seed: int = 0
 
     def validate(self) -> None:
+        """Raise ConfigError naming the field (perturbation sizes, physics_lr, estimates, seed)
+        after the shared rule checks."""
         super().validate()
         for name in ("epsilon", "physics_epsilon"):
             if not getattr(self, name) > 0:

@@ -52,6 +52,7 @@ class TwinMismatch:
     seed: int = 0
 
     def validate(self) -> None:
+        """Raise ConfigError when parameter_error is outside [0, 1) or nonlinearity is negative."""
         check_types(self)
         if not 0 <= self.parameter_error < 1:
             raise ConfigError(
@@ -62,6 +63,7 @@ class TwinMismatch:
 
     @property
     def exact(self) -> bool:
+        """True when the twin carries no mismatch at all (then PAT equals backprop)."""
         return self.parameter_error == 0 and self.nonlinearity == 0
 
 
@@ -107,6 +109,7 @@ class NetworkTwin:
             self.models[id(substrate)] = mismatched(twin, substrate, mismatch, index)
 
     def model(self, substrate: Substrate) -> Model:
+        """The differentiable model of one substrate: its own twin, with this mismatch applied."""
         return self.models[id(substrate)]
 
     def forward(self, x: Tensor, params: dict[int, Tensor]) -> Tensor:

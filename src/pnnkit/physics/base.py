@@ -71,9 +71,11 @@ class Counters:
     hardware_seconds: float = field(default=0.0, compare=False)
 
     def as_dict(self) -> dict[str, float]:
+        """The counters as a plain dict (what summaries and checkpoints store)."""
         return dataclasses.asdict(self)
 
     def load(self, values: dict[str, float]) -> None:
+        """Set counters from a saved dict; an unknown name is a ConfigError."""
         for name, value in values.items():
             if not hasattr(self, name):
                 raise ConfigError(f"unknown counter {name!r} in saved state")
@@ -109,6 +111,7 @@ class SubstrateConfig:
         self._require("latency", self.latency >= 0, ">= 0 (seconds per measurement)")
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as plain values (what a run folder records)."""
         return dataclasses.asdict(self)
 
     @classmethod

@@ -206,6 +206,7 @@ class Crossbar(Substrate):
 
     @property
     def window(self) -> float:
+        """Conductance window g_max - g_min of one device, in uS."""
         return self._config.g_max - self._config.g_min
 
     @property
@@ -215,6 +216,7 @@ class Crossbar(Substrate):
 
     @property
     def adc_limit(self) -> float:
+        """The ADC's full scale in normalised current units: adc_range * sqrt(in + 1)."""
         return self._config.adc_range * math.sqrt(self.in_features + 1)
 
     def output_limit(self, x: Tensor) -> Tensor:

@@ -104,11 +104,13 @@ class EnvPool:
         self.envs: list[gym.Env] = []
 
     def take(self, n: int) -> list[gym.Env]:
+        """The first n environments, creating the missing ones."""
         while len(self.envs) < n:
             self.envs.append(make_env(self.name))
         return self.envs[:n]
 
     def close(self) -> None:
+        """Close every environment of the pool and forget them."""
         for env in self.envs:
             env.close()
         self.envs = []

@@ -167,8 +167,10 @@ class PIBAgent:
         return stats
 
     def state_dict(self) -> dict[str, Any]:
+        """The PIB rule's state and the generator that draws the agent's minibatches."""
         return {"rule": self.rule.state_dict(), "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state_dict of an agent on the same network."""
         self.rule.load_state_dict(state["rule"])
         self.generator.set_state(state["generator"])

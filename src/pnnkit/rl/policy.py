@@ -54,18 +54,22 @@ class ObsScaler:
 
     @property
     def std(self) -> Tensor:
+        """Running standard deviation of each observation feature (1 until two samples are seen)."""
         if self.count < 2:
             return torch.ones_like(self.mean)
         return (self.m2 / (self.count - 1)).sqrt().clamp_min(1e-6)
 
     def transform(self, obs: Tensor) -> Tensor:
+        """Observations standardised by the running statistics and clipped to +-clip, as float32."""
         x = (obs.to(torch.float64) - self.mean) / self.std
         return x.clamp(-self.clip, self.clip).to(torch.float32)
 
     def state_dict(self) -> dict[str, Any]:
+        """Sample count, running mean and sum of squared deviations (Welford)."""
         return {"count": self.count, "mean": self.mean.clone(), "m2": self.m2.clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the running statistics."""
         self.count = int(state["count"])
         self.mean, self.m2 = state["mean"].clone(), state["m2"].clone()
 
@@ -118,6 +122,7 @@ class PhysicalPolicy:
         ).numpy()
 
     def state_dict(self) -> dict[str, Any]:
+        """The observation scaler, the action-sampling generator and the samples evaluated."""
         return {
             "scaler": self.scaler.state_dict(),
             "generator": self.generator.get_state(),
@@ -125,6 +130,7 @@ class PhysicalPolicy:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state_dict of a policy over the same network."""
         self.scaler.load_state_dict(state["scaler"])
         self.generator.set_state(state["generator"])
         self.samples = int(state["samples"])

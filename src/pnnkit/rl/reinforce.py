@@ -46,6 +46,8 @@ class ReinforceConfig:
     discount: float = 0.99
 
     def validate(self) -> None:
+        """Raise ConfigError naming the field (learning rate, discount in (0, 1], ...) and its
+        allowed range."""
         check_types(self)
         if not self.lr > 0:
             raise ConfigError(f"ReinforceConfig.lr = {self.lr!r} is invalid: must be > 0")
@@ -117,6 +119,8 @@ class Reinforce:
         self.samples = 0
 
     def act(self, obs: np.ndarray, *, greedy: bool = False) -> np.ndarray:
+        """Actions for a stacked batch of raw observations (m, d): sampled, or the most likely when
+        greedy."""
         x = self.scaler.transform(torch.as_tensor(obs))
         self.samples += int(x.shape[0])
         with torch.no_grad():
@@ -138,6 +142,7 @@ class Reinforce:
         return {"loss": float(loss.detach())}
 
     def state_dict(self) -> dict[str, Any]:
+        """Policy weights, optimiser state, observation scaler, generator and sample count."""
         return {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -147,6 +152,7 @@ class Reinforce:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state_dict of the same architecture."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])

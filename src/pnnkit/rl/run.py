@@ -143,6 +143,7 @@ class RLRunner:
         return self.agent.samples if isinstance(self.agent, Reinforce) else self.policy.samples
 
     def training_counters(self) -> Counters:
+        """The physical costs of training so far (zero for the digital baseline)."""
         return Counters() if self.network is None else self.network.counters()
 
     @contextlib.contextmanager
@@ -224,6 +225,8 @@ class RLRunner:
         return record
 
     def done(self) -> bool:
+        """True when the episode budget is spent, or the task is solved and the run stops at
+        solving."""
         if self.episodes >= self.config.episodes:
             return True
         return self.config.stop_when_solved and self.episodes_to_solve is not None
@@ -253,6 +256,8 @@ class RLRunner:
         return self.finish(final, time.perf_counter() - start)
 
     def checkpoint_state(self) -> dict[str, Any]:
+        """Everything needed to continue the run: config, progress counts, network, policy, agent,
+        evaluation costs, RNG state."""
         return {
             "config": self.config.resolved(),
             "iteration": len(self.history),
@@ -269,6 +274,8 @@ class RLRunner:
         }
 
     def finish(self, final: list[float], wall_seconds: float) -> dict[str, Any]:
+        """Write the summary and the return-curve plot from the final evaluation returns; returns
+        the summary."""
         cfg = self.config
         costs = self.training_counters()
         title = (
