@@ -365,6 +365,8 @@ def test_spec_errors_name_the_token(spec: str, message: str) -> None:
 def test_table_form_is_validated() -> None:
     with pytest.raises(ConfigError, match="unknown fault kind"):
         parse_faults([{"kind": "melt", "rate": 0.1}])
+    with pytest.raises(ConfigError, match="unknown fault kind"):  # not hashable: no TypeError
+        parse_faults([{"kind": ["stuck"], "rate": 0.1}])
     with pytest.raises(ConfigError, match="unknown key"):
         parse_faults([{"kind": "stuck", "rate": 0.1, "size": 3}])
     with pytest.raises(ConfigError, match="no rate"):

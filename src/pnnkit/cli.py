@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,37 +24,42 @@ def _hidden(text: str) -> list[int]:
     return widths
 
 
-def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_train_arguments(parser: argparse.ArgumentParser, *, run: bool = True) -> None:
+    """The settings of a training run. A flag whose ``dest`` is a :class:`TrainConfig` field
+    must default to None (``action="store_true", default=None`` for a switch): only the flags
+    given explicitly override the ``--config`` file (see :func:`_explicit_settings`). ``run``
+    adds the flags that act on the run itself rather than its config."""
     from pnnkit.experiment import TrainConfig
     from pnnkit.learning import RULES
 
     d = TrainConfig()
     parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read the settings from a TOML file, or the config.json of a run; the flags "
+        "below and --set override it (see docs/configuration.md)",
+    )
+    parser.add_argument(
         "--task",
-        default=d.task,
         help="supervised (default) or unsupervised (multi-view PIB: no labels in training; "
         "judged by a linear probe and k-means NMI against the raw input, PCA and the "
         "untrained network; method pib only)",
     )
     parser.add_argument(
         "--method",
-        default=d.method,
         help=f"learning rule: {', '.join(sorted(RULES))} (default {d.method})",
     )
     parser.add_argument(
         "--substrate",
-        default=d.substrate,
         help=f"physics of the units (default {d.substrate}); a non-linear one (scattering, "
         "mzi, ...) is followed in each unit by a trainable --stage",
     )
     parser.add_argument(
         "--stage",
-        default=d.stage,
         help=f"linear stage after non-linear physics: ideal or crossbar (default {d.stage})",
     )
     parser.add_argument(
         "--dataset",
-        default=d.dataset,
         help="digits (default), iris, mnist1d, mnist5k, csv:PATH, npz:PATH, or mnist, "
         "fashion-mnist, cifar10 with --data-dir",
     )
@@ -62,92 +68,96 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="folder holding the raw files of mnist, fashion-mnist or cifar10",
     )
-    parser.add_argument(
-        "--download",
-        action="store_true",
-        help="download the raw files of mnist, fashion-mnist or cifar10 into --data-dir "
-        "first (needs internet; never done otherwise)",
-    )
-    parser.add_argument("--label-column", default=None, help="label column of a CSV dataset")
+    if run:
+        parser.add_argument(
+            "--download",
+            action="store_true",
+            help="download the raw files of mnist, fashion-mnist or cifar10 into --data-dir "
+            "first (needs internet; never done otherwise)",
+        )
+    parser.add_argument("--label-column", help="label column of a CSV dataset")
     parser.add_argument(
         "--faults",
-        default=d.faults,
         metavar="SPEC",
         help="hardware faults to inject, e.g. 'stuck:0.2@epoch=30' or "
         "'dead_camera:0.1;phase_drift:0.02/epoch' (see pnnkit.faults.spec)",
     )
-    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
-    parser.add_argument(
-        "--batch-size", type=int, default=d.batch_size, help=f"(default {d.batch_size})"
-    )
-    parser.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
+    parser.add_argument("--epochs", type=int, help=f"(default {d.epochs})")
+    parser.add_argument("--batch-size", type=int, help=f"(default {d.batch_size})")
+    parser.add_argument("--seed", type=int, help=f"(default {d.seed})")
     parser.add_argument(
         "--hidden",
         type=_hidden,
-        default=d.hidden,
         help="widths of the physical units, comma-separated (default 256,256)",
     )
-    parser.add_argument("--out", default=d.out, help=f"run folder (default {d.out})")
+    parser.add_argument("--out", help=f"run folder (default {d.out})")
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="override any setting: epochs=10, rule.beta=20, rule.estimator.sigma2=0.5, "
-        "substrate.levels=128 (repeatable)",
+        "substrate.levels=128, substrate.name=mzi (repeatable; applied last)",
     )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace a run already in the run folder"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print the summary as JSON on the last line"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    if run:
+        parser.add_argument(
+            "--overwrite", action="store_true", help="replace a run already in the run folder"
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print the summary as JSON on the last line"
+        )
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 _FOLDER_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 
-def _dataset_spec(args: argparse.Namespace) -> str:
-    """``--dataset mnist --data-dir DIR [--download]`` -> ``mnist:DIR`` (downloading first)."""
+def _dataset_spec(dataset: str, data_dir: str | None, download: bool) -> str:
+    """``mnist`` with ``--data-dir DIR [--download]`` -> ``mnist:DIR`` (downloading first)."""
     from pnnkit.data import download_dataset
     from pnnkit.errors import ConfigError
 
-    if args.dataset not in _FOLDER_DATASETS:
-        if args.data_dir or args.download:
+    if dataset not in _FOLDER_DATASETS:
+        if data_dir or download:
             raise ConfigError(
                 f"--data-dir and --download apply to {', '.join(_FOLDER_DATASETS)}, "
-                f"not to --dataset {args.dataset}"
+                f"not to --dataset {dataset}"
             )
-        return args.dataset
-    if not args.data_dir:
+        return dataset
+    if not data_dir:
         raise ConfigError(
-            f"--dataset {args.dataset} reads its raw files from a folder: add --data-dir DIR "
+            f"--dataset {dataset} reads its raw files from a folder: add --data-dir DIR "
             f"(and --download to fetch them there, which needs internet)"
         )
-    if args.download:
-        download_dataset(args.dataset, args.data_dir)
-    return f"{args.dataset}:{args.data_dir}"
+    if download:
+        download_dataset(dataset, data_dir)
+    return f"{dataset}:{data_dir}"
+
+
+def _explicit_settings(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The config fields of ``cls`` set by flags given on the command line (those not None)."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in vars(args).items() if k in fields and v is not None}
 
 
 def _config_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`TrainConfig` of the command line: defaults < ``--config`` file < explicit
+    flags < ``--set`` (validated)."""
+    import dataclasses
+
+    from pnnkit.configtools import resolve_config
     from pnnkit.experiment import TrainConfig
 
-    config = TrainConfig(
-        task=args.task,
-        method=args.method,
-        substrate=args.substrate,
-        stage=args.stage,
-        dataset=_dataset_spec(args),
-        label_column=args.label_column,
-        faults=args.faults,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        hidden=args.hidden,
-        out=args.out,
+    config = resolve_config(
+        TrainConfig,
+        path=args.config,
+        flags=_explicit_settings(args, TrainConfig),
+        assignments=args.set,
     )
-    return config.with_overrides(args.set)
+    dataset = _dataset_spec(config.dataset, args.data_dir, getattr(args, "download", False))
+    return dataclasses.replace(config, dataset=dataset)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -160,6 +170,106 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         print(_format_summary(summary))
     return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    """``pnnkit config``: the resolved config (every default filled in), or the field table."""
+    from pnnkit.configtools import dump_toml, file_layout, markdown_fields
+    from pnnkit.experiment import TrainConfig
+
+    if args.fields:
+        print(markdown_fields(TrainConfig))
+        return 0
+    resolved = _config_from_args(args).resolved()
+    if args.format == "json":
+        print(json.dumps(resolved, indent=2))
+    else:
+        header = (
+            "pnnkit train config, resolved (every default filled in).\n"
+            "Run it with: pnnkit train --config FILE  (flags and --set override it)"
+        )
+        print(dump_toml(file_layout(resolved), header=header), end="")
+    return 0
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--show",
+        action="store_true",
+        help="print the resolved config of these settings (the default action)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("toml", "json"),
+        default="toml",
+        help="toml (default: loads back with --config) or json (the layout of a run's config.json)",
+    )
+    parser.add_argument(
+        "--fields",
+        action="store_true",
+        help="print the table of every train setting, its default and meaning (Markdown)",
+    )
+    _add_train_arguments(parser, run=False)
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from pnnkit.experiment.results import describe, format_description
+
+    info = describe(args.folder)
+    print(json.dumps(info, indent=2) if args.json else format_description(info))
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from pnnkit.experiment.results import plot
+
+    for path in plot(args.folder, out=args.out):
+        print(path)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pnnkit.experiment.results import compare, format_comparison
+
+    result = compare(args.folders, plot_path=args.out)
+    print(json.dumps(result, indent=2) if args.json else format_comparison(result))
+    return 0
+
+
+def _add_results_verbs(verbs: argparse._SubParsersAction) -> None:
+    show = verbs.add_parser(
+        "show",
+        help="summarise a run folder (finished or not), or a bench or fault-sweep folder",
+    )
+    show.add_argument("folder", metavar="RUN", help="run, bench or fault-sweep folder")
+    show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    show.set_defaults(func=_cmd_show)
+    plot = verbs.add_parser(
+        "plot",
+        help="(re)draw the plots of a run (learning curves, information plane, fault "
+        "recovery) or of a bench or fault-sweep folder",
+    )
+    plot.add_argument("folder", metavar="RUN", help="run, bench or fault-sweep folder")
+    plot.add_argument("--out", metavar="DIR", help="folder for the plots (default: RUN itself)")
+    plot.set_defaults(func=_cmd_plot)
+    compare = verbs.add_parser(
+        "compare",
+        help="compare runs side by side: a table and their accuracy curves in one plot",
+    )
+    compare.add_argument(
+        "folders",
+        metavar="RUN",
+        nargs="+",
+        help="run folders (a bench or fault-sweep folder stands for all its runs)",
+    )
+    compare.add_argument("--json", action="store_true", help="print the table as JSON")
+    compare.add_argument(
+        "--out",
+        metavar="FILE.png",
+        default="compare.png",
+        help="the plot of the accuracy curves (default compare.png)",
+    )
+    compare.set_defaults(func=_cmd_compare)
 
 
 def _format_summary(s: dict[str, Any]) -> str:
@@ -360,6 +470,14 @@ def build_parser() -> argparse.ArgumentParser:
     train = verbs.add_parser("train", help="train a physical network, write a run folder")
     _add_train_arguments(train)
     train.set_defaults(func=_cmd_train)
+    config = verbs.add_parser(
+        "config",
+        help="print the resolved config of train settings (--config file, flags, --set)",
+        description="Print the config that pnnkit train would run with these settings, every "
+        "default filled in, as TOML (loads back with pnnkit train --config) or JSON.",
+    )
+    _add_config_arguments(config)
+    config.set_defaults(func=_cmd_config)
     from pnnkit.rl.cli import add_rl_parser
 
     add_rl_parser(verbs)
@@ -381,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=None, help="(default: the train default)")
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(func=_cmd_demo)
+    _add_results_verbs(verbs)
     return parser
 
 
@@ -393,6 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PnnkitError as error:
         print(f"pnnkit: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (pnnkit show RUN | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print(
             "pnnkit: interrupted; the run folder keeps the checkpoint of the last finished epoch",

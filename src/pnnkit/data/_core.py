@@ -287,9 +287,17 @@ def _split(
 
 
 def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scale both splits with the training split's mean and standard deviation (population)."""
+    """Scale both splits with the training split's mean and standard deviation (population).
+
+    A feature whose magnitudes are extreme (above 1e150 or below 1e-150, where the squares in
+    the variance overflow or underflow in float64) is first divided by its largest magnitude,
+    so that its statistics stay finite and non-zero; other features are untouched."""
     with np.errstate(all="ignore"):
         constant = np.all(x_train == x_train[:1], axis=0)
+        largest = np.max(np.abs(x_train), axis=0)
+        extreme = np.isfinite(largest) & ((largest > 1e150) | ((largest < 1e-150) & (largest > 0)))
+        scale = np.where(extreme, largest, 1.0)
+        x_train, x_test = x_train / scale, x_test / scale
         mean = np.where(constant, x_train[0], x_train.mean(axis=0))
         std = np.where(constant, 1.0, x_train.std(axis=0))
         return (x_train - mean) / std, (x_test - mean) / std

@@ -49,6 +49,8 @@ def load_csv(
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise DataError(f"{where}: cannot read the file ({reason})") from None
+    except ValueError as exc:  # a path the system cannot take (a NUL byte in it)
+        raise DataError(f"{where!r}: cannot read the file ({exc})") from None
 
     if not records:
         raise DataError(f"{where}: the file is empty (a header row naming the columns is required)")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from pnnkit.data._csv import _encode_labels
 from pnnkit.errors import DataError
@@ -37,7 +39,8 @@ def load_npz(
 
     Raises:
         DataError: naming the file and the problem: unreadable, missing arrays (listing those
-            present), wrong dimensions, non-finite values, mismatched lengths, one class only.
+            present), wrong dimensions, non-finite values, mismatched lengths, one class only,
+            a test split with a class the training split lacks.
     """
     where = str(path)
     arrays = _read(path, where)
@@ -78,18 +81,30 @@ def load_npz(
         )
     feature_names = tuple(f"x{j}" for j in range(parts[0][0].shape[1]))
     n_first = len(parts[0][1])
+    unseen = sorted(set(y_all[n_first:].tolist()) - set(y_all[:n_first].tolist()))
+    if unseen:
+        listed = ", ".join(repr(class_names[k]) for k in unseen[:5])
+        raise DataError(
+            f"{where}: 'y_test' holds class(es) {listed} that 'y_train' never has, which no "
+            "model can learn (do the two splits spell their labels the same way?)"
+        )
     if len(parts) == 1:
         return parts[0][0], y_all, None, None, class_names, feature_names
     return parts[0][0], y_all[:n_first], parts[1][0], y_all[n_first:], class_names, feature_names
 
 
 def _read(path: str | os.PathLike[str], where: str) -> dict[str, np.ndarray]:
+    _check_sizes(path, where)
     try:
         archive = np.load(path, allow_pickle=False)
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise DataError(f"{where}: cannot read the file ({reason})") from None
-    except (ValueError, EOFError, zipfile.BadZipFile, TypeError) as exc:
+    except ValueError as exc:
+        if "\0" in str(path):  # a path the system cannot take
+            raise DataError(f"{where!r}: cannot read the file ({exc})") from None
+        raise DataError(f"{where}: not an .npz file ({exc})") from None
+    except (EOFError, zipfile.BadZipFile, TypeError) as exc:
         raise DataError(f"{where}: not an .npz file ({exc})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(
@@ -112,7 +127,50 @@ def _read(path: str | os.PathLike[str], where: str) -> dict[str, np.ndarray]:
                 raise DataError(
                     f"{where}: array {name!r} is corrupted ({type(exc).__name__}: {exc})"
                 ) from None
+            except MemoryError:
+                raise DataError(f"{where}: array {name!r} is too large to load") from None
+            if not isinstance(arrays[name], np.ndarray):  # numpy hands back raw bytes
+                raise DataError(
+                    f"{where}: member {name!r} of the archive is not NumPy array data (.npy)"
+                )
         return arrays
+
+
+#: errors a damaged member's header may raise while it is only being inspected
+_HEADER_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, SyntaxError)
+
+
+def _check_sizes(path: str | os.PathLike[str], where: str) -> None:
+    """Refuse an archive member whose header claims more data than the member holds, before
+    numpy allocates memory for it (a damaged or hostile header can claim terabytes). Members
+    that cannot be inspected are left to the loader, which reports them."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return  # not a zip archive: np.load says what it is
+    with archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            try:
+                with archive.open(info) as stream:
+                    version = npy_format.read_magic(stream)
+                    if version == (1, 0):
+                        shape, _, dtype = npy_format.read_array_header_1_0(stream)
+                    elif version == (2, 0):
+                        shape, _, dtype = npy_format.read_array_header_2_0(stream)
+                    else:
+                        continue
+                    available = info.file_size - stream.tell()
+            except _HEADER_ERRORS:
+                continue
+            needed = math.prod(shape) * dtype.itemsize
+            if not dtype.hasobject and needed > available:
+                name = info.filename.removesuffix(".npy")
+                raise DataError(
+                    f"{where}: array {name!r} is damaged: its header claims shape {shape} "
+                    f"({needed:,} bytes) but it holds {max(available, 0):,} bytes"
+                )
 
 
 def _features(x: np.ndarray, name: str, where: str) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_learning_curves(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -93,7 +94,8 @@ def plot_unsupervised_curves(
     metrics: list[dict[str, Any]], baselines: dict[str, dict[str, float]], path: Path, title: str
 ) -> None:
     """The rule's loss (left) and the learned representation's linear-probe accuracy and
-    k-means NMI (right) against epoch, with the untrained network's values dashed."""
+    k-means NMI (right) against epoch, with the untrained network's values dashed (when
+    ``baselines`` has them: an unfinished run has not saved them yet)."""
     epochs = [m["epoch"] for m in metrics]
     fig, (ax_loss, ax_score) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     ax_loss.plot(epochs, [m["loss"] for m in metrics], color="C0")
@@ -102,9 +104,13 @@ def plot_unsupervised_curves(
     for key, label, color in (("probe", "linear probe", "C0"), ("nmi", "k-means NMI", "C1")):
         name = "probe_accuracy" if key == "probe" else "kmeans_nmi"
         ax_score.plot(epochs, [m[name] for m in metrics], color=color, label=f"{label}, learned")
-        ax_score.axhline(
-            baselines["untrained"][key], color=color, linestyle="--", label=f"{label}, untrained"
-        )
+        if "untrained" in baselines:
+            ax_score.axhline(
+                baselines["untrained"][key],
+                color=color,
+                linestyle="--",
+                label=f"{label}, untrained",
+            )
     ax_score.set_xlabel("epoch")
     ax_score.set_ylabel("probe accuracy (test split), NMI (all samples)")
     ax_score.legend(fontsize=8)
@@ -178,4 +184,64 @@ def plot_recovery(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_fault_recovery(
+    metrics: list[dict[str, Any]], path: Path, title: str, metric: str = "test_accuracy"
+) -> None:
+    """One run's ``metric`` (and its train accuracy, if logged) per epoch, with a dashed line
+    before every epoch at whose start faults were injected, labelled with what arrived."""
+    epochs = [m["epoch"] for m in metrics]
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    ax.plot(epochs, [m[metric] for m in metrics], marker="o", markersize=3, label=metric)
+    if all("train_accuracy" in m for m in metrics):
+        ax.plot(epochs, [m["train_accuracy"] for m in metrics], alpha=0.6, label="train_accuracy")
+    arrivals: dict[int, list[str]] = {}
+    for m in metrics:
+        for record in m.get("faults") or []:
+            what = f"{record.get('kind', '?')} {record.get('level', '')}".strip()
+            arrivals.setdefault(m["epoch"], [])
+            if what not in arrivals[m["epoch"]]:
+                arrivals[m["epoch"]].append(what)
+    for epoch, kinds in sorted(arrivals.items()):
+        ax.axvline(epoch - 0.5, color="k", linestyle="--", linewidth=1)
+        ax.annotate(
+            ", ".join(kinds),
+            (epoch - 0.5, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -12),
+            textcoords="offset points",
+            fontsize=7,
+        )
+    ax.set_xlabel("epoch (dashed line: faults injected before that epoch)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_compared_curves(series: list[dict[str, Any]], path: Path, ylabel: str, title: str) -> None:
+    """Several runs' metric against epoch in one plot. Each entry of ``series`` has ``label``,
+    ``epochs``, ``values`` and ``dashed`` (a run judged on another metric)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for entry in series:
+        ax.plot(
+            entry["epochs"],
+            entry["values"],
+            linestyle="--" if entry.get("dashed") else "-",
+            marker="o",
+            markersize=2,
+            label=entry["label"],
+        )
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -208,7 +208,7 @@ def parse_faults(spec: str | Sequence[Mapping[str, Any]] | None) -> list[Fault]:
         if not isinstance(table, Mapping) or "kind" not in table:
             raise ConfigError(f"faults[{i}] = {table!r} must be a table with a 'kind'")
         kind = table["kind"]
-        if kind not in FAULT_KINDS:
+        if not isinstance(kind, str) or kind not in FAULT_KINDS:
             raise ConfigError(f"faults[{i}]: unknown fault kind {kind!r}; kinds: {_kinds()}")
         values = {k: v for k, v in table.items() if k != "kind"}
         faults.append(_build(FAULT_KINDS[kind], values, f"faults[{i}]"))
