@@ -15,6 +15,8 @@ from pnnkit.errors import (
     MeasurementError,
     PnnkitError,
     ShapeError,
+    TooManyBadMeasurementsError,
+    TrainingInterrupted,
 )
 
 __version__ = "0.1.0"
@@ -27,5 +29,7 @@ __all__ = [
     "MeasurementError",
     "PnnkitError",
     "ShapeError",
+    "TooManyBadMeasurementsError",
+    "TrainingInterrupted",
     "__version__",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pnnkit import __version__
-from pnnkit.errors import PnnkitError
+from pnnkit.errors import PnnkitError, TrainingInterrupted
 
 
 def _hidden(text: str) -> list[int]:
@@ -92,6 +92,18 @@ def _add_train_arguments(parser: argparse.ArgumentParser, *, run: bool = True) -
     )
     parser.add_argument("--out", help=f"run folder (default {d.out})")
     parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        default=None,
+        help="also log the per-epoch scalars to RUN/tensorboard/ (needs pnnkit[tensorboard])",
+    )
+    parser.add_argument(
+        "--max-bad-batches",
+        type=int,
+        help=f"consecutive bad measurements (NaN, Inf, out of range) before the run stops "
+        f"(default {d.max_bad_batches})",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -100,6 +112,12 @@ def _add_train_arguments(parser: argparse.ArgumentParser, *, run: bool = True) -
         "substrate.levels=128, substrate.name=mzi (repeatable; applied last)",
     )
     if run:
+        parser.add_argument(
+            "--resume",
+            metavar="RUN",
+            help="continue the run in folder RUN from its checkpoint (after Ctrl-C, a crash or a "
+            "guard stop); only --set epochs=N, --max-bad-batches and --tensorboard may change",
+        )
         parser.add_argument(
             "--overwrite", action="store_true", help="replace a run already in the run folder"
         )
@@ -162,14 +180,40 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from pnnkit.experiment import train
+    from pnnkit.experiment.run import resume
 
-    config = _config_from_args(args)
-    summary = train(config, progress=not args.quiet, overwrite=args.overwrite)
+    if args.resume is not None:
+        summary = resume(args.resume, overrides=_resume_overrides(args), progress=not args.quiet)
+    else:
+        config = _config_from_args(args)
+        summary = train(config, progress=not args.quiet, overwrite=args.overwrite)
     if args.json:
         print(json.dumps(summary))
     else:
         print(_format_summary(summary))
     return 0
+
+
+def _resume_overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` plus the run flags a resumed run may change; any other setting is refused
+    (the checkpoint fixes the run's config)."""
+    from pnnkit.errors import ConfigError
+    from pnnkit.experiment import TrainConfig
+
+    given = _explicit_settings(args, TrainConfig)
+    changeable = {"tensorboard", "max_bad_batches"}
+    refused = sorted(set(given) - changeable)
+    if args.config is not None or args.data_dir is not None:
+        refused.insert(0, "--config" if args.config is not None else "--data-dir")
+    if refused or args.overwrite:
+        names = refused + (["--overwrite"] if args.overwrite else [])
+        raise ConfigError(
+            f"--resume continues a run with the config saved in its checkpoint; drop "
+            f"{', '.join(names)} (only --set epochs=N, --max-bad-batches and --tensorboard "
+            f"may change)"
+        )
+    flags = [f"{key}={str(value).lower()}" for key, value in given.items()]
+    return flags + list(args.set)
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
@@ -515,11 +559,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (pnnkit show RUN | head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except TrainingInterrupted as interrupted:  # Ctrl-C in a training run: checkpoint saved
+        print(f"pnnkit: {interrupted}", file=sys.stderr)
+        return interrupted.exit_code
     except KeyboardInterrupt:
-        print(
-            "pnnkit: interrupted; the run folder keeps the checkpoint of the last finished epoch",
-            file=sys.stderr,
-        )
+        print("pnnkit: interrupted", file=sys.stderr)
         return 130
 
 

@@ -7,6 +7,8 @@ from it.
 
 from __future__ import annotations
 
+import os
+
 
 class PnnkitError(Exception):
     """Base class for all errors pnnkit raises on purpose."""
@@ -36,3 +38,26 @@ class BadMeasurementError(MeasurementError):
 
 class CheckpointError(PnnkitError, RuntimeError):
     """A checkpoint or run folder is missing, truncated or does not match the run."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C. ``str(error)`` is the one line to show the user: where the
+    run stopped and how to resume it; a command line exits with :attr:`exit_code` (130)."""
+
+    exit_code = 130
+
+    def __init__(
+        self,
+        message: str,
+        run_dir: str | os.PathLike[str] | None = None,
+        epoch: int = 0,
+        batch: int = 0,
+    ) -> None:
+        super().__init__(message)  # defaults: rebuilt from its message when unpickled
+        #: the run folder, the epoch in progress and the batches of it done when stopped
+        self.run_dir, self.epoch, self.batch = run_dir, epoch, batch
+
+
+class TooManyBadMeasurementsError(MeasurementError):
+    """``max_bad_batches`` bad measurements in a row: the hardware is not glitching but
+    failing. The run's checkpoint holds the last good state."""

@@ -2,6 +2,6 @@
 
 from pnnkit.experiment.config import TrainConfig
 from pnnkit.experiment.folder import RunFolder
-from pnnkit.experiment.run import Trainer, train
+from pnnkit.experiment.run import Trainer, resume, train
 
-__all__ = ["RunFolder", "TrainConfig", "Trainer", "train"]
+__all__ = ["RunFolder", "TrainConfig", "Trainer", "resume", "train"]

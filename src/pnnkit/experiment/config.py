@@ -60,6 +60,19 @@ class TrainConfig:
             (e.g. ``stuck:0.2@epoch=30`` or ``dead_camera:0.1;phase_drift:0.02/epoch``); empty:
             none. Checked against the network before training; what was injected when is
             logged per epoch in ``metrics.jsonl`` and summed up in ``summary.json``.
+        max_bad_batches: how many bad measurements in a row (NaN, Inf or out of range: a
+            :class:`~pnnkit.errors.BadMeasurementError`) the run tolerates. A training batch
+            whose measurement is bad is skipped (no update), counted in ``metrics.jsonl``
+            (``bad_batches``) and logged in ``guard.log``; an evaluation pass that is bad is
+            measured again. After this many consecutive bad training batches, or bad attempts
+            of one evaluation pass, the run stops with an error and ``checkpoint.pt`` holds the
+            last good state. 10 (at least 1): at a glitch rate of 10% a run stops by chance
+            with probability about 1e-10 per batch, while hardware that has really failed
+            costs no more than 10 wasted batches before the run stops.
+        tensorboard: also write the per-epoch scalars (losses, accuracies, the information
+            plane per unit, costs, bad batches) to ``RUN/tensorboard/`` for TensorBoard
+            (needs the ``tensorboard`` package). Off by default: ``metrics.jsonl`` holds the
+            same numbers, and the package is an optional dependency.
         out: the run folder.
     """
 
@@ -81,6 +94,8 @@ class TrainConfig:
     info_samples: int = 512
     calibration_samples: int = 512
     faults: str = ""
+    max_bad_batches: int = 10
+    tensorboard: bool = False
     out: str = "runs/latest"
 
     def validate(self) -> None:
@@ -127,6 +142,8 @@ class TrainConfig:
             raise bad("info_samples", "must be an integer >= 2")
         if self.calibration_samples < 2:
             raise bad("calibration_samples", "must be an integer >= 2")
+        if self.max_bad_batches < 1:
+            raise bad("max_bad_batches", "must be an integer >= 1")
         # Nested sections validate themselves and name their own fields.
         SUBSTRATES[name].config_class.from_dict(options)
         SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)

@@ -6,8 +6,12 @@ Layout of ``RUN/``::
     metrics.jsonl               one JSON object per epoch
     summary.json                final results and costs
     checkpoint.pt               network + substrate state (conductances, fault masks), rule
-                                state, RNG states; written atomically, loadable with
-                                ``torch.load(weights_only=True)``
+                                state, RNG states, history, resolved config and where training
+                                stands (a mid-epoch position after Ctrl-C); written
+                                atomically, loadable with ``torch.load(weights_only=True)``
+    guard.log                   one line per bad measurement skipped or retried, and per
+                                resume (only when there was one)
+    tensorboard/                TensorBoard event files (only with ``tensorboard = true``)
     learning_curves.png, information_plane.png
 """
 
@@ -35,14 +39,19 @@ class RunFolder:
         self.metrics = self.path / "metrics.jsonl"
         self.summary = self.path / "summary.json"
         self.checkpoint = self.path / "checkpoint.pt"
+        self.guard_log = self.path / "guard.log"
+        self.tensorboard = self.path / "tensorboard"
         self.learning_curves = self.path / "learning_curves.png"
         self.information_plane = self.path / "information_plane.png"
 
     def create(self, *, overwrite: bool = False) -> None:
         """Make the folder. A folder holding any run file is refused unless ``overwrite``, and
         only then are the old run files removed (nothing else in the folder is touched)."""
-        run_files = (self.config, self.metrics, self.summary, self.checkpoint)
+        run_files = (self.config, self.metrics, self.summary, self.checkpoint, self.guard_log)
+        events = sorted(self.tensorboard.glob("events.out.tfevents.*"))
         existing = [p.name for p in run_files if p.exists()]
+        if events:
+            existing.append(f"{self.tensorboard.name}/")
         if existing and not overwrite:
             raise ConfigError(
                 f"{self.path} already holds a run ({', '.join(existing)}); choose a new --out "
@@ -52,15 +61,27 @@ class RunFolder:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ConfigError(f"cannot create run folder {self.path}: {error}") from None
-        for old in run_files:
+        for old in (*run_files, *events):
             old.unlink(missing_ok=True)
 
     def write_json(self, path: Path, values: dict[str, Any]) -> None:
+        """Write ``values`` as indented JSON to ``path``, atomically."""
         _atomic_write_bytes(path, (json.dumps(values, indent=2) + "\n").encode())
 
     def append_metrics(self, values: dict[str, Any]) -> None:
+        """Append one record (an epoch) to ``metrics.jsonl``."""
         with self.metrics.open("a") as stream:
             stream.write(json.dumps(values) + "\n")
+
+    def write_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Replace ``metrics.jsonl`` by ``records`` (atomically): a resumed run drops the lines
+        an interrupted one appended after its checkpoint."""
+        _atomic_write_bytes(self.metrics, "".join(json.dumps(r) + "\n" for r in records).encode())
+
+    def log_guard(self, line: str) -> None:
+        """Append one line to ``guard.log``."""
+        with self.guard_log.open("a") as stream:
+            stream.write(line.rstrip("\n") + "\n")
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """``torch.save`` to a temporary file in the same folder, then rename over the old one."""
@@ -81,15 +102,17 @@ class RunFolder:
         try:
             state = torch.load(self.checkpoint, weights_only=True)
         except Exception as error:  # torch raises many types for damaged files
+            first_line = (str(error).strip().splitlines() or ["no details"])[0][:200]
             raise CheckpointError(
                 f"checkpoint {self.checkpoint} is damaged or not a pnnkit checkpoint "
-                f"({type(error).__name__}: {str(error).splitlines()[0][:200]})"
+                f"({type(error).__name__}: {first_line})"
             ) from None
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{self.checkpoint} is not a {CHECKPOINT_FORMAT} checkpoint")
         return state
 
     def read_metrics(self) -> list[dict[str, Any]]:
+        """The records of ``metrics.jsonl`` (none when it does not exist)."""
         if not self.metrics.exists():
             return []
         return [json.loads(line) for line in self.metrics.read_text().splitlines() if line]

@@ -33,7 +33,7 @@ class InSilicoConfig(RuleConfig):
     mismatch: TwinMismatch = field(default_factory=TwinMismatch)
 
     def validate(self) -> None:
-        """Raise ConfigError naming the field after the shared rule checks, then the mismatch's own."""
+        """Raise ConfigError naming the field: the shared rule checks, then the mismatch's."""
         super().validate()
         if not isinstance(self.mismatch, TwinMismatch):
             raise ConfigError(f"mismatch = {self.mismatch!r} is invalid: must be a table")
