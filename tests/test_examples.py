@@ -248,8 +248,8 @@ def test_every_guide_command_parses(capsys):
             )
 
 
-#: command-line pieces that refer to the user's own files or downloads
-NEEDS_FILES = ("csv:", "npz:", "measured:", "--data-dir", "--download")
+#: command-line pieces that refer to the user's own files, runs or downloads
+NEEDS_FILES = ("csv:", "npz:", "measured:", "--data-dir", "--download", "--config", "--resume")
 #: appended to a guide command to run it in about a second (later options win)
 TINY = {
     "train": shlex.split(
