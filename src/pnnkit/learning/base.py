@@ -19,6 +19,7 @@ from torch import Tensor
 from pnnkit.configtools import check_types
 from pnnkit.errors import ConfigError
 from pnnkit.learning.optim import OPTIMIZERS, UpdateRule, cosine_lr
+from pnnkit.learning.refresh import StageRefresher, WeightRefresh
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
 from pnnkit.physics import with_bias_column
 
@@ -149,31 +150,63 @@ class LocalReadout:
         self.optimizer.load_state_dict(state)
 
 
+@dataclass
+class LocalStageConfig(RuleConfig):
+    """Settings every rule that trains its stages locally (PIB, HSIC) has besides the shared
+    ones: ``refresh``, the periodic write-and-verify of the weights the rule means the stages to
+    hold (:class:`~pnnkit.learning.refresh.WeightRefresh`; off by default,
+    ``rule.refresh.every=STEPS`` turns it on, for hardware whose devices fail)."""
+
+    refresh: WeightRefresh = field(default_factory=WeightRefresh)
+
+    def validate(self) -> None:
+        """The shared checks, then the refresh settings'."""
+        super().validate()
+        if not isinstance(self.refresh, WeightRefresh):
+            raise ConfigError(f"refresh = {self.refresh!r} is invalid: must be a table")
+        self.refresh.validate()
+
+
 class LocalStageRule(LearningRule):
     """Base of the rules that train every unit's linear stage from a gradient with respect to
     its measured output (PIB, HSIC): one digital optimiser per unit, the readout trained
     locally, and the exact outer-product update ``dL/dW = (dL/dt o f'(z))^T [p, 1]`` from
     measured values only (route (a)/(b) of docs/pib.md)."""
 
-    def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
+    def __init__(
+        self, network: PhysicalNetwork, config: LocalStageConfig, total_steps: int
+    ) -> None:
         super().__init__(network, config, total_steps)
         self.require_linear_stages()
         self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]
         self.readout_trainer = LocalReadout(network, config.readout_lr)
+        self.refresher = StageRefresher(network, config.refresh)
 
     @staticmethod
     def program_stage(
         unit: Unit, update: UpdateRule, grad_t: Tensor, out: UnitOutput, lr: float
-    ) -> None:
-        """Program the stage's change for ``dL/dt`` at the measured pass ``out``."""
+    ) -> Tensor:
+        """Program the stage's change for ``dL/dt`` at the measured pass ``out``; returns the
+        change requested."""
         grad_w = (grad_t * unit.f_prime(out.z)).T @ with_bias_column(out.p)
-        unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+        delta = update.delta(grad_w, lr)
+        unit.stage.program(delta)  # type: ignore[union-attr]
+        return delta
+
+    def write_stages(self, pending: list[tuple[UnitOutput, Tensor]], lr: float) -> None:
+        """Program every unit's change from its measured pass and ``dL/dt`` (in unit order),
+        noting each in the refresher's reference."""
+        for k, (unit, update, (out, grad_t)) in enumerate(
+            zip(self.network.units, self.unit_updates, pending, strict=True)
+        ):
+            self.refresher.note(k, self.program_stage(unit, update, grad_t, out, lr))
 
     def state_dict(self) -> dict[str, Any]:
         return {
             **super().state_dict(),
             "unit_updates": [u.state_dict() for u in self.unit_updates],
             "readout_optimizer": self.readout_trainer.state_dict(),
+            "refresh": self.refresher.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -181,3 +214,4 @@ class LocalStageRule(LearningRule):
         for update, saved in zip(self.unit_updates, state["unit_updates"], strict=True):
             update.load_state_dict(saved)
         self.readout_trainer.load_state_dict(state["readout_optimizer"])
+        self.refresher.load_state_dict(state.get("refresh", {"reference": None}))

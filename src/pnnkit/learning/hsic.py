@@ -54,7 +54,7 @@ from pnnkit.info import (
     one_hot,
     unit_normalize,
 )
-from pnnkit.learning.base import LocalStageRule, RuleConfig, StepStats
+from pnnkit.learning.base import LocalStageConfig, LocalStageRule, StepStats
 from pnnkit.network import PhysicalNetwork
 
 NORMALIZATIONS = ("cka", "nocco")
@@ -109,7 +109,7 @@ def normalized_hsic(k_a: Tensor, k_b: Tensor, method: str = "cka", eps: float = 
 
 
 @dataclass
-class HSICConfig(RuleConfig):
+class HSICConfig(LocalStageConfig):
     """Settings of :class:`HSICBottleneck`.
 
     ``lr``: 1e-3 (Adam on the requested changes; on digits through the default crossbar,
@@ -200,6 +200,7 @@ class HSICBottleneck(LocalStageRule):
     def train_step(self, x: Tensor, y: Tensor) -> StepStats:
         """One local update per unit. ``StepStats.i_xt`` / ``i_ty`` hold the normalised HSIC
         values ``nHSIC(X, T_k)`` / ``nHSIC(Y, T_k)`` (dependence measures, not bits)."""
+        self.refresher.before_step(self.step_count)
         h = x = x.detach()
         m_x, m_y = self.input_matrix(x), self.label_matrix(y)
         stats = StepStats(loss=0.0, readout_loss=0.0)
@@ -212,11 +213,7 @@ class HSICBottleneck(LocalStageRule):
             stats.i_xt.append(h_xt)
             stats.i_ty.append(h_yt)
             h = out.t
-        lr = self.config.lr * self.lr_factor()
-        for unit, update, (out, grad_t) in zip(
-            self.network.units, self.unit_updates, pending, strict=True
-        ):
-            self.program_stage(unit, update, grad_t, out, lr)
+        self.write_stages(pending, self.config.lr * self.lr_factor())
         stats.readout_loss = self.readout_trainer.train(h, y, self.lr_factor())
         self.step_count += 1
         return stats

@@ -45,7 +45,7 @@ from pnnkit.info import (
     renyi_entropy,
     unit_normalize,
 )
-from pnnkit.learning.base import LocalStageRule, RuleConfig, StepStats
+from pnnkit.learning.base import LocalStageConfig, LocalStageRule, StepStats
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
 
 #: The implementations :class:`BottleneckEstimator` can use (``entropy_method``).
@@ -208,7 +208,7 @@ class BottleneckEstimator:
 
 
 @dataclass
-class PIBConfig(RuleConfig):
+class PIBConfig(LocalStageConfig):
     """Settings of :class:`PIB`.
 
     ``lr``: 3e-4 (Adam on the requested changes; 1e-3 lost about half a point on digits).
@@ -223,6 +223,10 @@ class PIBConfig(RuleConfig):
     estimate costs two extra passes of the unit (``2n`` queries per substrate) and three
     reprogrammings; it is a contrastive measurement, reported in the counters like any other.
     ``spsa_epsilon``: the perturbation (in the parameters' own units, e.g. radians).
+    ``refresh``: periodic write-and-verify of the intended weights
+    (:mod:`pnnkit.learning.refresh`), off by default; ``refresh.every`` = one epoch's steps
+    brings PIB back within 2 points of its fault-free accuracy within a few epochs of a 20%
+    stuck-device failure (docs/BENCHMARKS.md, issue 6).
     """
 
     lr: float = 3e-4
@@ -324,6 +328,7 @@ class PIB(LocalStageRule):
         changes nothing, and a bad measurement (:class:`~pnnkit.errors.BadMeasurementError`)
         anywhere in the step leaves the hardware and the optimiser states untouched."""
         cfg, est = self.config, self.config.estimator
+        self.refresher.before_step(self.step_count)
         x_gram = est.input_gram(x) if cfg.compress_against == "input" else None
         stats = StepStats(loss=0.0, readout_loss=0.0)
         pending: list[tuple[UnitOutput, Tensor, Tensor | None]] = []
@@ -341,10 +346,8 @@ class PIB(LocalStageRule):
             stats.i_ty.append(i_ty)
             h = out.t
         lr = cfg.lr * self.lr_factor()
-        for unit, update, (out, grad_t, grad_theta) in zip(
-            self.network.units, self.unit_updates, pending, strict=True
-        ):
-            self.program_stage(unit, update, grad_t, out, lr)
+        self.write_stages([(out, grad_t) for out, grad_t, _ in pending], lr)
+        for unit, (_, _, grad_theta) in zip(self.network.units, pending, strict=True):
             if grad_theta is not None:
                 unit.physics.program(-cfg.physics_lr * self.lr_factor() * grad_theta)  # type: ignore[union-attr]
         stats.readout_loss = train_readout(h)
