@@ -35,7 +35,7 @@ GUIDE = ROOT / "docs" / "guide"
 #: training samples of digits at the default 25% stratified test split
 DIGITS_TRAIN = 1347
 #: documents the guide links to that other work is still writing
-PENDING_DOCS = {"distributed.md"}
+PENDING_DOCS: set[str] = set()
 
 
 @pytest.fixture(autouse=True)
@@ -234,7 +234,6 @@ def test_the_guide_has_commands_and_their_blocks_are_well_formed():
     commands = guide_commands()
     verbs = {argv[0] for _, argv in commands}
     assert {"train", "rl", "bench", "faults", "demo"} <= verbs
-    assert guide_commands(in_progress=True), "the in-progress sections were not recognised"
 
 
 def test_every_guide_command_parses(capsys):
@@ -250,6 +249,8 @@ def test_every_guide_command_parses(capsys):
 
 #: command-line pieces that refer to the user's own files, runs or downloads
 NEEDS_FILES = ("csv:", "npz:", "measured:", "--data-dir", "--download", "--config", "--resume")
+#: commands that start or join a Ray cluster: parsed, not run (tests/test_distributed.py runs it)
+NOT_RUN = ("--distributed",)
 #: appended to a guide command to run it in about a second (later options win)
 TINY = {
     "train": shlex.split(
@@ -266,7 +267,7 @@ TINY = {
 def test_guide_train_and_rl_commands_run_at_tiny_size(capsys):
     ran = 0
     for k, (where, argv) in enumerate(guide_commands()):
-        if argv[0] not in TINY or any(p in arg for arg in argv for p in NEEDS_FILES):
+        if argv[0] not in TINY or any(p in arg for arg in argv for p in NEEDS_FILES + NOT_RUN):
             continue
         code = main([*argv, *TINY[argv[0]], "--out", f"guide-run-{k}"])
         output = capsys.readouterr()

@@ -119,6 +119,25 @@ def _add_train_arguments(parser: argparse.ArgumentParser, *, run: bool = True) -
             "guard stop); only --set epochs=N, --max-bad-batches and --tensorboard may change",
         )
         parser.add_argument(
+            "--distributed",
+            action="store_true",
+            help="train every unit in its own Ray actor, batches pipelined through the chain "
+            "(PIB; needs pnnkit[distributed]; docs/distributed.md)",
+        )
+        parser.add_argument(
+            "--address",
+            help="with --distributed: the Ray cluster to join (auto, HOST:PORT or ray://...; "
+            "default: start a local Ray instance)",
+        )
+        parser.add_argument(
+            "--dist-set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="with --distributed: a distributed setting, e.g. max_in_flight=6, "
+            "checkpoint_every=20, unit_resources=[lab_a,lab_b] (repeatable)",
+        )
+        parser.add_argument(
             "--overwrite", action="store_true", help="replace a run already in the run folder"
         )
         parser.add_argument(
@@ -179,11 +198,32 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from pnnkit.errors import ConfigError
     from pnnkit.experiment import train
     from pnnkit.experiment.run import resume
 
+    if (args.address or args.dist_set) and not args.distributed:
+        raise ConfigError("--address and --dist-set apply to a run with --distributed")
     if args.resume is not None:
+        if args.distributed:
+            raise ConfigError(
+                "--resume continues a run on this machine; a distributed run's checkpoint.pt "
+                "resumes the same way: drop --distributed"
+            )
         summary = resume(args.resume, overrides=_resume_overrides(args), progress=not args.quiet)
+    elif args.distributed:
+        from pnnkit.configtools import apply_overrides
+        from pnnkit.distributed.config import DistributedConfig
+        from pnnkit.distributed.pipeline import train_distributed
+
+        options = DistributedConfig.from_dict(apply_overrides({}, args.dist_set))
+        summary = train_distributed(
+            _config_from_args(args),
+            options,
+            address=args.address,
+            progress=not args.quiet,
+            overwrite=args.overwrite,
+        )
     else:
         config = _config_from_args(args)
         summary = train(config, progress=not args.quiet, overwrite=args.overwrite)

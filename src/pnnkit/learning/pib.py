@@ -258,6 +258,18 @@ class PIBConfig(LocalStageConfig):
         self.estimator.validate()
 
 
+@dataclass
+class UnitPass:
+    """One unit's measurements in a step and the updates they call for (nothing written yet)."""
+
+    out: UnitOutput
+    grad_t: Tensor
+    grad_theta: Tensor | None
+    i_xt: float
+    i_ty: float
+    loss: float
+
+
 class PIB(LocalStageRule):
     """Local, model-free training of every unit by its own information bottleneck."""
 
@@ -327,29 +339,51 @@ class PIB(LocalStageRule):
         measured before unit ``k`` is updated, as in a layer-by-layer step, so the order
         changes nothing, and a bad measurement (:class:`~pnnkit.errors.BadMeasurementError`)
         anywhere in the step leaves the hardware and the optimiser states untouched."""
-        cfg, est = self.config, self.config.estimator
         self.refresher.before_step(self.step_count)
-        x_gram = est.input_gram(x) if cfg.compress_against == "input" else None
+        x_gram = self.step_input_gram(x)
         stats = StepStats(loss=0.0, readout_loss=0.0)
-        pending: list[tuple[UnitOutput, Tensor, Tensor | None]] = []
+        passes: list[UnitPass] = []
         h = x.detach()
-        for unit in self.network.units:
-            out = unit.measure(h)  # one physical query per sample and substrate
-            gram = x_gram if x_gram is not None else est.input_gram(h)
-            grad_t, i_xt, i_ty = self.local_gradient(gram, out.t, y_gram)
-            grad_theta = (
-                self.spsa_gradient(unit, h, gram, y_gram) if self.trains_physics(unit) else None
-            )
-            pending.append((out, grad_t, grad_theta))
-            stats.loss += cfg.gamma * i_xt - cfg.beta * i_ty
-            stats.i_xt.append(i_xt)
-            stats.i_ty.append(i_ty)
-            h = out.t
-        lr = cfg.lr * self.lr_factor()
-        self.write_stages([(out, grad_t) for out, grad_t, _ in pending], lr)
-        for unit, (_, _, grad_theta) in zip(self.network.units, pending, strict=True):
-            if grad_theta is not None:
-                unit.physics.program(-cfg.physics_lr * self.lr_factor() * grad_theta)  # type: ignore[union-attr]
+        for k in range(len(self.network.units)):
+            passes.append(self.measure_unit(k, h, x_gram, y_gram))
+            stats.loss += passes[-1].loss
+            stats.i_xt.append(passes[-1].i_xt)
+            stats.i_ty.append(passes[-1].i_ty)
+            h = passes[-1].out.t
+        for k, unit_pass in enumerate(passes):
+            self.write_unit(k, unit_pass)
         stats.readout_loss = train_readout(h)
         self.step_count += 1
         return stats
+
+    def step_input_gram(self, x: Tensor) -> Tensor | None:
+        """The input's Gram matrix when the units compress against the network input, else
+        None (each unit then compresses against its own input)."""
+        if self.config.compress_against != "input":
+            return None
+        return self.config.estimator.input_gram(x)
+
+    def measure_unit(self, k: int, h: Tensor, x_gram: Tensor | None, y_gram: Tensor) -> UnitPass:
+        """Unit ``k``'s measurements for one batch and the updates they call for, with nothing
+        written yet: the pass on its input ``h``, ``dL_k/dT_k``, and (route (c)) the SPSA
+        estimate for its physics."""
+        cfg = self.config
+        unit = self.network.units[k]
+        out = unit.measure(h)  # one physical query per sample and substrate
+        gram = x_gram if x_gram is not None else cfg.estimator.input_gram(h)
+        grad_t, i_xt, i_ty = self.local_gradient(gram, out.t, y_gram)
+        grad_theta = (
+            self.spsa_gradient(unit, h, gram, y_gram) if self.trains_physics(unit) else None
+        )
+        return UnitPass(out, grad_t, grad_theta, i_xt, i_ty, cfg.gamma * i_xt - cfg.beta * i_ty)
+
+    def write_unit(self, k: int, unit_pass: UnitPass) -> None:
+        """Program unit ``k``'s stage (and physics) from its measured pass."""
+        factor = self.lr_factor()
+        unit, update = self.network.units[k], self.unit_updates[k]
+        delta = self.program_stage(
+            unit, update, unit_pass.grad_t, unit_pass.out, self.config.lr * factor
+        )
+        self.refresher.note(k, delta)
+        if unit_pass.grad_theta is not None:
+            unit.physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)  # type: ignore[union-attr]
