@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -152,6 +153,18 @@ class BottleneckEstimator:
         elsewhere."""
         return normalize_gram(linear_gram(one_hot(y, num_classes)))
 
+    def _written_out(self) -> dict[str, Any]:
+        """The settings of the hand-written paths (:mod:`pnnkit.info.bottleneck`)."""
+        return {
+            "alpha": self.alpha,
+            "sigma2": self.sigma2,
+            "width_rule": self.width_rule,
+            "method": "exact" if self.entropy_method == "closed_form" else "lanczos",
+            "probes": self.probes,
+            "steps": self.lanczos_steps,
+            "deflation": self.deflation,
+        }
+
     def terms(self, x_gram: Tensor, t: Tensor, y_gram: Tensor) -> tuple[Tensor, Tensor]:
         """``(I(X;T), I(T;Y))`` in bits for a batch, differentiable in ``t``.
 
@@ -159,18 +172,7 @@ class BottleneckEstimator:
         With ``entropy_method`` other than ``autograd`` only ``t`` is differentiable.
         """
         if self.entropy_method != "autograd":
-            return bottleneck_terms(
-                x_gram,
-                t,
-                y_gram,
-                alpha=self.alpha,
-                sigma2=self.sigma2,
-                width_rule=self.width_rule,
-                method="exact" if self.entropy_method == "closed_form" else "lanczos",
-                probes=self.probes,
-                steps=self.lanczos_steps,
-                deflation=self.deflation,
-            )
+            return bottleneck_terms(x_gram, t, y_gram, **self._written_out())
         a = self.alpha
         t_gram = self.output_gram(t)
         s_t = renyi_entropy(t_gram, a)
@@ -186,20 +188,7 @@ class BottleneckEstimator:
         run their backward directly (:func:`pnnkit.info.bottleneck_gradient`), with no
         autograd tape."""
         if self.entropy_method != "autograd":
-            return bottleneck_gradient(
-                x_gram,
-                t,
-                y_gram,
-                gamma,
-                beta,
-                alpha=self.alpha,
-                sigma2=self.sigma2,
-                width_rule=self.width_rule,
-                method="exact" if self.entropy_method == "closed_form" else "lanczos",
-                probes=self.probes,
-                steps=self.lanczos_steps,
-                deflation=self.deflation,
-            )
+            return bottleneck_gradient(x_gram, t, y_gram, gamma, beta, **self._written_out())
         t = t.detach().requires_grad_(True)
         with torch.enable_grad():
             i_xt, i_ty = self.terms(x_gram, t, y_gram)
