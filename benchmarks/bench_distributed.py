@@ -20,7 +20,7 @@ the bytes one training batch sends between processes (Ray's stored sizes of the 
 every unit's output) and the machine's load average before and after.
 
 Usage: ``python benchmarks/bench_distributed.py [--seeds 0 1 2] [--epochs 10]
-[--hidden 256 256 256] [--latency 0.02] [--kill] [--threads 1] [--cpus N]
+[--hidden 256 256 256] [--latency 0.02] [--kill] [--threads 1] [--cpus N] [--rule JSON]
 [--out benchmarks/results/distributed]``
 """
 
@@ -56,6 +56,7 @@ def one_seed(args: argparse.Namespace, seed: int, runs: Path) -> list[dict[str, 
         "epochs": args.epochs,
         "seed": seed,
         "substrate_options": {"latency": args.latency},
+        "rule_options": json.loads(args.rule),
     }
     rows = []
     load_before = load()
@@ -123,6 +124,12 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads of the sequential run"
+    )
+    parser.add_argument(
+        "--rule",
+        default="{}",
+        help='PIB settings as JSON, e.g. \'{"estimator": {"alpha": 2, '
+        '"entropy_method": "closed_form"}}\' (default: the rule\'s defaults)',
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/distributed"))
     args = parser.parse_args()

@@ -71,9 +71,9 @@ from pnnkit.distributed.unit import (
     UnitWorker,
     check_supported,
 )
-from pnnkit.errors import CheckpointError, ConfigError, PnnkitError
+from pnnkit.errors import ConfigError, PnnkitError
 from pnnkit.experiment.config import TrainConfig
-from pnnkit.experiment.folder import _atomic_write_bytes
+from pnnkit.experiment.folder import atomic_write_bytes, load_state_file
 from pnnkit.experiment.run import EpochProgress, TooManyBadMeasurementsError, Trainer, batches
 from pnnkit.learning.pib import PIB
 from pnnkit.physics import Counters
@@ -419,7 +419,7 @@ class _Pipeline:
         if "unit_checkpoints" not in self.bytes:
             self.bytes["unit_checkpoints"] = [len(data) for data in files]
         for k, data in enumerate(files):
-            _atomic_write_bytes(self._unit_path(k), data)
+            atomic_write_bytes(self._unit_path(k), data)
             self.saved_position[k] = stats[k]["position"]
         if message.final:
             self._load_states([torch.load(io.BytesIO(data), weights_only=True) for data in files])
@@ -512,17 +512,7 @@ class _Pipeline:
         return positions
 
     def _load_unit(self, k: int) -> dict[str, Any]:
-        path = self._unit_path(k)
-        try:
-            state = torch.load(path, weights_only=True)
-        except Exception as error:  # missing or damaged: nothing to restart from
-            raise CheckpointError(
-                f"unit {k + 1} restarted and its checkpoint {path} cannot be read "
-                f"({type(error).__name__}: {str(error).splitlines()[0][:200]})"
-            ) from None
-        if not isinstance(state, dict) or state.get("format") != UNIT_CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path} is not a {UNIT_CHECKPOINT_FORMAT} checkpoint")
-        return state  # type: ignore[no-any-return]
+        return load_state_file(self._unit_path(k), UNIT_CHECKPOINT_FORMAT)
 
     def _record_restart(
         self, k: int, status: dict[str, Any], outcome: dict[int, bool], state: dict[str, Any]

@@ -66,7 +66,7 @@ class RunFolder:
 
     def write_json(self, path: Path, values: dict[str, Any]) -> None:
         """Write ``values`` as indented JSON to ``path``, atomically."""
-        _atomic_write_bytes(path, (json.dumps(values, indent=2) + "\n").encode())
+        atomic_write_bytes(path, (json.dumps(values, indent=2) + "\n").encode())
 
     def append_metrics(self, values: dict[str, Any]) -> None:
         """Append one record (an epoch) to ``metrics.jsonl``."""
@@ -76,7 +76,7 @@ class RunFolder:
     def write_metrics(self, records: list[dict[str, Any]]) -> None:
         """Replace ``metrics.jsonl`` by ``records`` (atomically): a resumed run drops the lines
         an interrupted one appended after its checkpoint."""
-        _atomic_write_bytes(self.metrics, "".join(json.dumps(r) + "\n" for r in records).encode())
+        atomic_write_bytes(self.metrics, "".join(json.dumps(r) + "\n" for r in records).encode())
 
     def log_guard(self, line: str) -> None:
         """Append one line to ``guard.log``."""
@@ -99,17 +99,7 @@ class RunFolder:
         """Load with ``weights_only=True``; a missing, truncated or foreign file: a clear error."""
         if not self.checkpoint.exists():
             raise CheckpointError(f"no checkpoint at {self.checkpoint}")
-        try:
-            state = torch.load(self.checkpoint, weights_only=True)
-        except Exception as error:  # torch raises many types for damaged files
-            first_line = (str(error).strip().splitlines() or ["no details"])[0][:200]
-            raise CheckpointError(
-                f"checkpoint {self.checkpoint} is damaged or not a pnnkit checkpoint "
-                f"({type(error).__name__}: {first_line})"
-            ) from None
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{self.checkpoint} is not a {CHECKPOINT_FORMAT} checkpoint")
-        return state
+        return load_state_file(self.checkpoint, CHECKPOINT_FORMAT)
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """The records of ``metrics.jsonl`` (none when it does not exist)."""
@@ -118,7 +108,26 @@ class RunFolder:
         return [json.loads(line) for line in self.metrics.read_text().splitlines() if line]
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def load_state_file(path: Path, fmt: str) -> dict[str, Any]:
+    """A state saved by :func:`torch.save` with ``{"format": fmt, ...}``, loaded with
+    ``weights_only=True`` (no code runs from the file); a missing, truncated, foreign or
+    unsafe file is a :class:`CheckpointError` naming it, never a traceback."""
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as error:  # torch raises many types for damaged files
+        first_line = (str(error).strip().splitlines() or ["no details"])[0][:200]
+        raise CheckpointError(
+            f"checkpoint {path} is damaged or not a pnnkit checkpoint "
+            f"({type(error).__name__}: {first_line})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        raise CheckpointError(f"{path} is not a {fmt} checkpoint")
+    return state
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: a
+    reader sees the old file or the new one, never half of one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as stream:
