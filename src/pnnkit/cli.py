@@ -544,6 +544,7 @@ def _add_faults_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``pnnkit`` command line: one sub-command per verb, each with its own flags."""
     parser = argparse.ArgumentParser(
         prog="pnnkit",
         description="Train deep physical neural networks in situ (Physical Information "
