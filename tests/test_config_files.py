@@ -313,3 +313,17 @@ def test_docs_configuration_holds_the_current_field_table(capsys):
         assert re.search(rf"^\| `{name}` \|", current, re.MULTILINE), name
     code, out, _ = run_cli(capsys, "config", "--fields")
     assert code == 0 and out.strip() == table
+
+
+def test_an_unquoted_bracket_list_on_the_command_line_is_a_list_of_words():
+    from pnnkit.configtools import apply_overrides
+
+    values = apply_overrides(
+        {}, ["unit_resources=[lab_a, lab_b]", "hidden=[8,4]", "none=[]", "odd=[a,[b]]"]
+    )
+    assert values == {
+        "unit_resources": ["lab_a", "lab_b"],
+        "hidden": [8, 4],
+        "none": [],
+        "odd": "[a,[b]]",  # nested: left as text for the config to refuse
+    }

@@ -281,8 +281,11 @@ def test_an_evaluation_that_stays_bad_stops_the_run(tmp_path):
     assert str(caught.value).startswith(
         "evaluation stopped: training accuracy (epoch 1:) gave bad measurements 2 times in a row"
     )
-    assert "holds the last good state (before training)" in str(caught.value)
-    assert RunFolder(tmp_path).load_checkpoint()["epoch"] == 0
+    # the epoch's training is kept: the checkpoint stands after its last batch, not evaluated
+    steps = trainer.rule.step_count
+    assert f"holds the last good state (epoch 1 after batch {steps})" in str(caught.value)
+    saved = RunFolder(tmp_path).load_checkpoint()
+    assert saved["epoch"] == 0 and saved["rule"]["step_count"] == steps > 0
     assert not (tmp_path / "metrics.jsonl").exists()  # no NaN accuracy recorded, none at all
 
 

@@ -130,3 +130,26 @@ def test_the_setting_reaches_the_rule_from_the_command_line_form() -> None:
     config = TrainConfig().with_overrides(["rule.refresh.every=6"])
     assert config.rule_config().refresh.every == 6  # type: ignore[attr-defined]
     assert config.resolved()["rule_options"]["refresh"]["every"] == 6
+
+
+def test_a_step_skipped_after_its_refresh_does_not_refresh_again() -> None:
+    from pnnkit.errors import BadMeasurementError
+
+    net = network()
+    rule = make_rule("pib", net, rule_config("pib", {"refresh": {"every": 1}}), 10)
+    rule.train_step(*batch(0))
+    FaultSchedule("stuck:0.3", seed=3).apply(net, 1, 10)
+    stage = net.units[1].stage
+    honest = stage._measure
+    stage._measure = lambda x: honest(x) * float("nan")  # type: ignore[method-assign]
+    reads = net.counters().parameter_reads
+    with pytest.raises(BadMeasurementError):
+        rule.train_step(*batch(1))
+    assert net.counters().parameter_reads > reads  # the refresh ran before the measurements
+    reads = net.counters().parameter_reads
+    with pytest.raises(BadMeasurementError):
+        rule.train_step(*batch(1))
+    assert net.counters().parameter_reads == reads  # ... and does not run again on the retry
+    stage._measure = honest  # type: ignore[method-assign]
+    rule.train_step(*batch(1))
+    assert rule.step_count == 2 and rule.refresher.refreshed_at == 1

@@ -116,7 +116,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser, *, run: bool = True) -
             "--resume",
             metavar="RUN",
             help="continue the run in folder RUN from its checkpoint (after Ctrl-C, a crash or a "
-            "guard stop); only --set epochs=N, --max-bad-batches and --tensorboard may change",
+            "guard stop); only --epochs, --max-bad-batches and --tensorboard may change",
         )
         parser.add_argument(
             "--distributed",
@@ -241,16 +241,20 @@ def _resume_overrides(args: argparse.Namespace) -> list[str]:
     from pnnkit.experiment import TrainConfig
 
     given = _explicit_settings(args, TrainConfig)
-    changeable = {"tensorboard", "max_bad_batches"}
+    changeable = {"epochs", "tensorboard", "max_bad_batches"}
     refused = sorted(set(given) - changeable)
-    if args.config is not None or args.data_dir is not None:
-        refused.insert(0, "--config" if args.config is not None else "--data-dir")
+    for flag, used in (
+        ("--config", args.config is not None),
+        ("--data-dir", args.data_dir is not None),
+        ("--download", getattr(args, "download", False)),
+    ):
+        if used:
+            refused.insert(0, flag)
     if refused or args.overwrite:
         names = refused + (["--overwrite"] if args.overwrite else [])
         raise ConfigError(
             f"--resume continues a run with the config saved in its checkpoint; drop "
-            f"{', '.join(names)} (only --set epochs=N, --max-bad-batches and --tensorboard "
-            f"may change)"
+            f"{', '.join(names)} (only --epochs, --max-bad-batches and --tensorboard may change)"
         )
     flags = [f"{key}={str(value).lower()}" for key, value in given.items()]
     return flags + list(args.set)
@@ -350,8 +354,8 @@ def _add_results_verbs(verbs: argparse._SubParsersAction) -> None:
     compare.add_argument(
         "--out",
         metavar="FILE.png",
-        default="compare.png",
-        help="the plot of the accuracy curves (default compare.png)",
+        default=None,
+        help="also draw the runs' accuracy curves in one plot, written to this PNG file",
     )
     compare.set_defaults(func=_cmd_compare)
 

@@ -148,17 +148,15 @@ OVERRIDE_SECTIONS = {
 def apply_overrides(values: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
     """Apply ``KEY=VALUE`` strings (``epochs=10``, ``rule.beta=20``, ``substrate.levels=128``,
     ``rule.estimator.alpha=2``, ``substrate.name=mzi``) to a config's field dict, in place, and
-    return it. Values are read as JSON when they parse (numbers, booleans, lists), else as
-    strings; the config's own ``from_dict`` then checks them."""
+    return it. Values are read as JSON when they parse (numbers, booleans, lists), an unquoted
+    ``[a,b]`` as a list of words, else as strings; the config's own ``from_dict`` then checks
+    them."""
     for text in assignments:
         key, sep, raw = text.partition("=")
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
-        try:
-            value = json.loads(raw)
-        except (ValueError, RecursionError):  # not JSON (or a number too long to read)
-            value = raw
+        value = _loose_value(raw)
         section, _, name = key.partition(".")
         if not name:
             values[key] = value
@@ -180,6 +178,20 @@ def apply_overrides(values: dict[str, Any], assignments: list[str]) -> dict[str,
         else:
             table[name] = value
     return values
+
+
+def _loose_value(raw: str) -> Any:
+    """A command-line value: JSON when it parses (numbers, booleans, lists), a list of words
+    for an unquoted ``[a,b]`` (``unit_resources=[lab_a,lab_b]``), else the string itself."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON (or a number too long to read)
+        pass
+    text = raw.strip()
+    if len(text) >= 2 and text[0] == "[" and text[-1] == "]" and "[" not in text[1:-1]:
+        inner = text[1:-1].strip()
+        return [] if not inner else [_loose_value(part.strip()) for part in inner.split(",")]
+    return raw
 
 
 def _table(values: dict[str, Any], name: str, context: str) -> dict[str, Any]:

@@ -308,6 +308,12 @@ class _Pipeline:
         the pnnkit error a unit raised when there is one (a bad config, failing hardware)."""
         if self._is_failure(error):
             return
+        if isinstance(error, self.ray.exceptions.ObjectLostError):
+            raise DistributedError(
+                f"a unit's output was lost with its node before the next unit received it "
+                f"({type(error).__name__}); the run cannot be recovered in place: resume it "
+                f"with pnnkit train --resume RUN"
+            ) from None
         cause = getattr(error, "cause", None)
         if isinstance(cause, PnnkitError):
             raise cause from None
@@ -693,10 +699,18 @@ def train_distributed(
     ray = _import_ray()
     started = False
     if not ray.is_initialized():
-        if address is None:  # a local instance, for this run only
-            ray.init(include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
+        try:
+            if address is None:  # a local instance, for this run only
+                ray.init(include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            where = "a local Ray instance" if address is None else f"the Ray cluster at {address!r}"
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            raise DistributedError(
+                f"cannot start or join {where}: {first} (start one with `ray start --head`, "
+                f"or drop --address to start a local instance)"
+            ) from None
         started = True
     try:
         return _Pipeline(ray, config, options, overwrite=overwrite).run(progress)

@@ -63,11 +63,10 @@ def check_supported(config: TrainConfig) -> None:
             f"task = {config.task!r} cannot run distributed: the pipeline trains supervised "
             f"PIB (multi-view PIB compares views across the whole network); drop --distributed"
         )
-    refresh = config.rule_options.get("refresh", {})
-    if config.method == "pib" and isinstance(refresh, dict) and refresh.get("every", 0):
+    if config.tensorboard:
         raise ConfigError(
-            "rule.refresh.every cannot run distributed yet: the weight refresh reprograms every "
-            "unit at once from one controller; drop it or --distributed"
+            "tensorboard = true is not written by distributed runs yet; drop --tensorboard "
+            "(metrics.jsonl holds the same scalars) or --distributed"
         )
     if config.method != "pib":
         raise ConfigError(
@@ -75,6 +74,11 @@ def check_supported(config: TrainConfig) -> None:
             f"units learn from their own measured outputs; a rule that sends errors back "
             f"through the units would stall the pipeline); use --method pib or drop "
             f"--distributed"
+        )
+    if config.rule_config().refresh.every:  # type: ignore[attr-defined]
+        raise ConfigError(
+            "rule.refresh.every cannot run distributed yet: the weight refresh reprograms every "
+            "unit at once from one controller; drop it or --distributed"
         )
 
 
@@ -263,7 +267,7 @@ class UnitWorker:
             stats["bad"] = ""  # skipped upstream, which reports why
         else:
             y_gram = est.label_gram(y, self.num_classes)
-            x_gram = est.input_gram(x) if cfg.compress_against == "input" else None
+            x_gram = rule.step_input_gram(x)
             try:
                 out, i_xt, i_ty = pib_unit_step(
                     rule, self.index, x if h is None else h, x_gram, y_gram

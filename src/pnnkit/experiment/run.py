@@ -135,11 +135,6 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]
     return list(torch.randperm(n, generator=generator).tensor_split(count))
 
 
-def accuracy(rule: LearningRule, x: Tensor, y: Tensor) -> float:
-    """Fraction of ``x`` the trained system classifies as ``y`` (the rule's own inference)."""
-    return float((rule.predict(x) == y).float().mean())
-
-
 def information_plane(
     network: PhysicalNetwork, estimator: BottleneckEstimator, x: Tensor, y: Tensor
 ) -> tuple[list[float], list[float]]:
@@ -460,34 +455,38 @@ class Trainer:
         self.train_seconds += time.perf_counter() - clock
         n_info = min(cfg.info_samples, len(data.y_train))
         x_info, y_info = data.x_train[:n_info], data.y_train[:n_info]
-        if unsupervised_task:
-            with evaluation_apart(self.network, self.eval_counters):
-                rep = self.representation("learned representation")
-                i_xt, i_ty = self.retried(
-                    "information plane",
-                    lambda: information_plane(self.network, self.estimator, x_info, y_info),
-                )
-            learned = self._scores(rep)
-            self.learned_embedding = unsupervised.embedding_2d(rep.test)
-            results: dict[str, float | None] = {
-                "loss": progress.mean("loss"),
-                "probe_accuracy": learned["probe"],
-                "kmeans_nmi": learned["nmi"],
-            }
-        else:
-            with evaluation_apart(self.network, self.eval_counters):
-                train_acc = self.accuracy(data.x_train, data.y_train, "training accuracy")
-                test_acc = self.accuracy(data.x_test, data.y_test, "test accuracy")
-                i_xt, i_ty = self.retried(
-                    "information plane",
-                    lambda: information_plane(self.network, self.estimator, x_info, y_info),
-                )
-            results = {
-                "loss": progress.mean("loss"),
-                "readout_loss": progress.mean("readout_loss"),
-                "train_accuracy": train_acc,
-                "test_accuracy": test_acc,
-            }
+        try:  # an evaluation that stays bad stops the run: keep the epoch's training
+            if unsupervised_task:
+                with evaluation_apart(self.network, self.eval_counters):
+                    rep = self.representation("learned representation")
+                    i_xt, i_ty = self.retried(
+                        "information plane",
+                        lambda: information_plane(self.network, self.estimator, x_info, y_info),
+                    )
+                learned = self._scores(rep)
+                self.learned_embedding = unsupervised.embedding_2d(rep.test)
+                results: dict[str, float | None] = {
+                    "loss": progress.mean("loss"),
+                    "probe_accuracy": learned["probe"],
+                    "kmeans_nmi": learned["nmi"],
+                }
+            else:
+                with evaluation_apart(self.network, self.eval_counters):
+                    train_acc = self.accuracy(data.x_train, data.y_train, "training accuracy")
+                    test_acc = self.accuracy(data.x_test, data.y_test, "test accuracy")
+                    i_xt, i_ty = self.retried(
+                        "information plane",
+                        lambda: information_plane(self.network, self.estimator, x_info, y_info),
+                    )
+                results = {
+                    "loss": progress.mean("loss"),
+                    "readout_loss": progress.mean("readout_loss"),
+                    "train_accuracy": train_acc,
+                    "test_accuracy": test_acc,
+                }
+        except TooManyBadMeasurementsError as stop:
+            self.save()
+            raise TooManyBadMeasurementsError(f"{stop}; {self._checkpoint_clause()}") from None
         self.progress, self.epoch = None, progress.epoch
         self.record_epoch(progress.epoch, (i_xt, i_ty), progress.bad_batches, **results)
         if ctrl_c.requested:
@@ -522,9 +521,15 @@ class Trainer:
         self.save()
         return TooManyBadMeasurementsError(
             f"training stopped: {count} batches in a row gave bad measurements (last: "
-            f"{self.last_bad}); {self.folder.checkpoint} holds the last good state "
-            f"({self._saved_where()}); check the hardware, then continue with: "
-            f"pnnkit train --resume {shlex.quote(str(self.folder.path))}"
+            f"{self.last_bad}); {self._checkpoint_clause()}"
+        )
+
+    def _checkpoint_clause(self) -> str:
+        """What the checkpoint on disk holds, and how to continue from it."""
+        return (
+            f"{self.folder.checkpoint} holds the last good state ({self._saved_where()}); check "
+            f"the hardware, then continue with: pnnkit train --resume "
+            f"{shlex.quote(str(self.folder.path))}"
         )
 
     # --- evaluation ----------------------------------------------------------------------------
@@ -546,9 +551,7 @@ class Trainer:
                 )
         raise TooManyBadMeasurementsError(
             f"evaluation stopped: {what} ({self._evaluation_label()}) gave bad measurements "
-            f"{attempts} times in a row (last: {last}); {self.folder.checkpoint} holds the "
-            f"last good state ({self._saved_where()}); check the hardware, then continue "
-            f"with: pnnkit train --resume {shlex.quote(str(self.folder.path))}"
+            f"{attempts} times in a row (last: {last})"
         )
 
     def _evaluation_label(self) -> str:

@@ -193,13 +193,16 @@ class LocalStageRule(LearningRule):
         unit.stage.program(delta)  # type: ignore[union-attr]
         return delta
 
+    def write_stage(self, k: int, out: UnitOutput, grad_t: Tensor, lr: float) -> None:
+        """Program unit ``k``'s change from its measured pass and ``dL/dt``, noting it in the
+        refresher's reference."""
+        unit, update = self.network.units[k], self.unit_updates[k]
+        self.refresher.note(k, self.program_stage(unit, update, grad_t, out, lr))
+
     def write_stages(self, pending: list[tuple[UnitOutput, Tensor]], lr: float) -> None:
-        """Program every unit's change from its measured pass and ``dL/dt`` (in unit order),
-        noting each in the refresher's reference."""
-        for k, (unit, update, (out, grad_t)) in enumerate(
-            zip(self.network.units, self.unit_updates, pending, strict=True)
-        ):
-            self.refresher.note(k, self.program_stage(unit, update, grad_t, out, lr))
+        """:meth:`write_stage` for every unit, in unit order."""
+        for k, (out, grad_t) in enumerate(pending):
+            self.write_stage(k, out, grad_t, lr)
 
     def state_dict(self) -> dict[str, Any]:
         return {

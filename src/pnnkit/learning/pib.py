@@ -369,10 +369,7 @@ class PIB(LocalStageRule):
     def write_unit(self, k: int, unit_pass: UnitPass) -> None:
         """Program unit ``k``'s stage (and physics) from its measured pass."""
         factor = self.lr_factor()
-        unit, update = self.network.units[k], self.unit_updates[k]
-        delta = self.program_stage(
-            unit, update, unit_pass.grad_t, unit_pass.out, self.config.lr * factor
-        )
-        self.refresher.note(k, delta)
+        self.write_stage(k, unit_pass.out, unit_pass.grad_t, self.config.lr * factor)
         if unit_pass.grad_theta is not None:
-            unit.physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)  # type: ignore[union-attr]
+            physics = self.network.units[k].physics
+            physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)  # type: ignore[union-attr]

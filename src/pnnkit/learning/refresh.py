@@ -91,6 +91,9 @@ class StageRefresher:
         self.network, self.config = network, config
         #: per unit, the weights the rule means its stage to hold (None before the first step)
         self.reference: list[Tensor] | None = None
+        #: the step whose refresh was done last (a step retried after a bad batch is not
+        #: refreshed twice)
+        self.refreshed_at: int | None = None
 
     @property
     def active(self) -> bool:
@@ -98,13 +101,18 @@ class StageRefresher:
         return self.config.every > 0
 
     def before_step(self, step: int) -> None:
-        """At the first step, read the starting weights; then every ``every`` steps, refresh."""
+        """At the first step, read the starting weights; then every ``every`` steps, refresh.
+
+        This is maintenance before the step's measurements, and it does not depend on the
+        batch: a step then skipped for a bad measurement leaves the refresh done (the batch's
+        own update is what is skipped), and the retried step does not refresh again."""
         if not self.active:
             return
         if self.reference is None:
             self.reference = [self.averaged_read(s)[0] for s in self._stages()]
-        elif step % self.config.every == 0:
+        elif step % self.config.every == 0 and self.refreshed_at != step:
             self.refresh()
+            self.refreshed_at = step
 
     def note(self, k: int, delta: Tensor) -> None:
         """Add the change requested for unit ``k``'s stage to its reference."""
@@ -145,9 +153,13 @@ class StageRefresher:
 
     def state_dict(self) -> dict[str, Any]:
         """The reference weights (None before the first step or when inactive)."""
-        return {"reference": None if self.reference is None else list(self.reference)}
+        return {
+            "reference": None if self.reference is None else list(self.reference),
+            "refreshed_at": self.refreshed_at,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state_dict (copies)."""
         saved = state["reference"]
         self.reference = None if saved is None else [t.clone() for t in saved]
+        self.refreshed_at = state.get("refreshed_at")
