@@ -341,3 +341,27 @@ def test_the_command_line_trains_distributed_and_refuses_misplaced_options(
     refresh = ["--set", "rule.refresh.every=6", "--overwrite"]
     assert main([*argv, "--distributed", *refresh, "--out", out]) == 2
     assert "refresh" in capsys.readouterr().err
+
+
+def test_ctrl_c_names_the_last_recorded_epoch_and_the_run_resumes(
+    ray_session, tmp_path, monkeypatch
+):
+    from pnnkit.errors import TrainingInterrupted
+    from pnnkit.experiment.run import resume
+
+    out = tmp_path / "run"
+    config = TrainConfig(dataset="iris", hidden=[8, 8], epochs=3, batch_size=32, out=str(out))
+    record = Trainer.record_epoch
+
+    def record_then_interrupt(self, epoch, *args, **kwargs):
+        record(self, epoch, *args, **kwargs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "record_epoch", record_then_interrupt)
+    with pytest.raises(TrainingInterrupted, match="holds the end of epoch 1; resume with"):
+        train_distributed(config, progress=False)
+    monkeypatch.setattr(Trainer, "record_epoch", record)
+    summary = resume(out, progress=False)
+    assert [r["epoch"] for r in RunFolder(out).read_metrics()] == [1, 2, 3]
+    assert 0 <= summary["test_accuracy"] <= 1

@@ -54,6 +54,7 @@ from __future__ import annotations
 import collections
 import io
 import json
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,7 @@ from pnnkit.distributed.unit import (
     UnitWorker,
     check_supported,
 )
-from pnnkit.errors import ConfigError, PnnkitError
+from pnnkit.errors import ConfigError, PnnkitError, TrainingInterrupted
 from pnnkit.experiment.config import TrainConfig
 from pnnkit.experiment.folder import atomic_write_bytes, load_state_file
 from pnnkit.experiment.run import EpochProgress, TooManyBadMeasurementsError, Trainer, batches
@@ -631,12 +632,29 @@ class _Pipeline:
             while any(not m.done for m in self.log):
                 self._finish_oldest()
             wall = time.perf_counter() - self.start
+        except KeyboardInterrupt:
+            raise self._interrupted() from None
         finally:
             if self.bar is not None:
                 self.bar.close()
             for actor in self.actors:
                 self.ray.kill(actor, no_restart=True)
         return self._finish(wall, setup_seconds)
+
+    def _interrupted(self) -> TrainingInterrupted:
+        """Ctrl-C: what the run folder's checkpoint holds (the last epoch recorded) and how
+        to continue (``--resume`` continues a distributed run's checkpoint on this machine)."""
+        done = self.trainer.epoch
+        run = shlex.quote(str(self.folder.path))
+        if not self.folder.checkpoint.exists():
+            message = f"interrupted before the first checkpoint; start the run again (--out {run})"
+        else:
+            where = "the state before training" if done == 0 else f"the end of epoch {done}"
+            message = (
+                f"interrupted; {self.folder.checkpoint} holds {where}; resume with: "
+                f"pnnkit train --resume {run} (it continues on this machine)"
+            )
+        return TrainingInterrupted(message, self.folder.path, done + 1, 0)
 
     def _write_settings(self) -> None:
         self.folder.write_json(
