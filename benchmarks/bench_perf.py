@@ -441,26 +441,6 @@ def table_randomized(args: argparse.Namespace, device: torch.device, env: str) -
 # ------------------------------------------------------------------------- train steps
 
 
-class HardwareClock:
-    """Time spent inside the substrates' ``_measure``, ``_program`` and ``_read_parameters``
-    (what ``Counters.hardware_seconds`` counts), on :data:`CLOCK`."""
-
-    def __init__(self, net: PhysicalNetwork) -> None:
-        self.seconds = 0.0
-        for substrate in net.substrates():
-            for name in ("_measure", "_program", "_read_parameters"):
-                setattr(substrate, name, self._wrap(getattr(substrate, name)))
-
-    def _wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any) -> Any:
-            t0 = CLOCK()
-            out = fn(*args)
-            self.seconds += CLOCK() - t0
-            return out
-
-        return timed
-
-
 class Timed:
     """Wraps a bound method and adds up the time spent in it."""
 
@@ -480,6 +460,21 @@ class Timed:
             return out
 
         return timed
+
+
+class HardwareClock:
+    """Time spent inside the substrates' ``_measure``, ``_program`` and ``_read_parameters``
+    (what ``Counters.hardware_seconds`` counts), on :data:`CLOCK`."""
+
+    def __init__(self, net: PhysicalNetwork) -> None:
+        self.clock = Timed(lambda: None)
+        for substrate in net.substrates():
+            for name in ("_measure", "_program", "_read_parameters"):
+                setattr(substrate, name, self.clock.wrap(getattr(substrate, name)))
+
+    @property
+    def seconds(self) -> float:
+        return self.clock.seconds
 
 
 def pib_rule(substrate: str, widths: list[int], settings: dict[str, Any]):

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from pnnkit.errors import BadMeasurementError, ConfigError, PnnkitError
-from pnnkit.experiment.config import TrainConfig, substrate_spec
+from pnnkit.experiment.config import TrainConfig, build_network
 from pnnkit.experiment.run import EVAL_CHUNK, TooManyBadMeasurementsError, evaluation_apart
 from pnnkit.faults import FaultSchedule
 from pnnkit.learning.pib import PIB, PIBConfig
@@ -108,18 +108,7 @@ class Replica:
         """What a run's config builds, as :class:`~pnnkit.experiment.run.Trainer` builds it
         (before calibration)."""
         check_supported(config)
-        substrate, options = substrate_spec(config.substrate, config.substrate_options)
-        network = PhysicalNetwork.build(
-            substrate,
-            num_features,
-            config.hidden,
-            num_classes,
-            activation=config.activation,
-            substrate_config=options,
-            stage=config.stage,
-            stage_config=config.stage_options,
-            seed=config.seed,
-        )
+        network = build_network(config, num_features, num_classes)
         faults = FaultSchedule(config.faults or None, seed=config.seed)
         faults.check(network)
         rule_config = config.rule_config()

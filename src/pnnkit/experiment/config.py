@@ -11,7 +11,7 @@ from pnnkit.errors import ConfigError
 from pnnkit.faults import FaultSchedule
 from pnnkit.learning import RULES, RuleConfig, rule_config
 from pnnkit.learning.multiview import MultiViewConfig
-from pnnkit.network import ACTIVATIONS
+from pnnkit.network import ACTIVATIONS, PhysicalNetwork
 from pnnkit.physics import SUBSTRATES
 
 #: what a run learns: from the labels, or without them (multi-view PIB)
@@ -201,3 +201,22 @@ def substrate_spec(spec: str, options: dict[str, Any]) -> tuple[str, dict[str, A
             f"(a CSV or NPZ recording of a real system)"
         )
     return name, {**options, "path": path}
+
+
+def build_network(config: Any, in_features: int, out_features: int) -> PhysicalNetwork:
+    """The physical network a run's config describes (its ``substrate`` and
+    ``substrate_options``, ``hidden``, ``activation``, ``stage`` and ``stage_options``,
+    ``seed``), uncalibrated: a training run's (:class:`TrainConfig`) or an RL policy's
+    (:class:`pnnkit.rl.config.RLConfig`), which share these fields."""
+    substrate, options = substrate_spec(config.substrate, config.substrate_options)
+    return PhysicalNetwork.build(
+        substrate,
+        in_features,
+        config.hidden,
+        out_features,
+        activation=config.activation,
+        substrate_config=options,
+        stage=config.stage,
+        stage_config=config.stage_options,
+        seed=config.seed,
+    )

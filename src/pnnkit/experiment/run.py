@@ -68,7 +68,7 @@ from pnnkit.errors import (
     TrainingInterrupted,
 )
 from pnnkit.experiment import unsupervised
-from pnnkit.experiment.config import TrainConfig, substrate_spec
+from pnnkit.experiment.config import TrainConfig, build_network, substrate_spec
 from pnnkit.experiment.folder import RunFolder
 from pnnkit.experiment.plots import (
     plot_embedding,
@@ -255,18 +255,7 @@ class Trainer:
             seed=config.seed,
             label_column=config.label_column,
         )
-        substrate, substrate_options = substrate_spec(config.substrate, config.substrate_options)
-        self.network = PhysicalNetwork.build(
-            substrate,
-            self.data.num_features,
-            config.hidden,
-            self.data.num_classes,
-            activation=config.activation,
-            substrate_config=substrate_options,
-            stage=config.stage,
-            stage_config=config.stage_options,
-            seed=config.seed,
-        )
+        self.network = build_network(config, self.data.num_features, self.data.num_classes)
         self.faults = FaultSchedule(config.faults or None, seed=config.seed)
         self.faults.check(self.network)
         #: what the fault schedule injected, epoch by epoch (also in metrics.jsonl)

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pnnkit.experiment.config import substrate_spec
+from pnnkit.experiment.config import build_network
 from pnnkit.experiment.folder import RunFolder
 from pnnkit.experiment.run import evaluation_apart
 from pnnkit.network import PhysicalNetwork
@@ -77,18 +77,7 @@ class RLRunner:
         self.network: PhysicalNetwork | None = None
         self.agent: PIBAgent | Reinforce
         if config.method == "pib":
-            substrate, options = substrate_spec(config.substrate, config.substrate_options)
-            self.network = PhysicalNetwork.build(
-                substrate,
-                self.info.obs_dim,
-                config.hidden,
-                self.info.n_actions,
-                activation=config.activation,
-                substrate_config=options,
-                stage=config.stage,
-                stage_config=config.stage_options,
-                seed=config.seed,
-            )
+            self.network = build_network(config, self.info.obs_dim, self.info.n_actions)
             self.policy = PhysicalPolicy(
                 self.network, self.scaler, temperature=config.temperature, seed=config.seed
             )
