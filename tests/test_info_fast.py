@@ -527,3 +527,36 @@ def test_math_of_known_spectrum_helper() -> None:
     assert _renyi_of(lam, 2.0) == pytest.approx(-math.log2(0.375))
     a = _known_spectrum(lam, seed=32)
     torch.testing.assert_close(torch.linalg.eigvalsh(a), lam.sort().values, atol=1e-12, rtol=0)
+
+
+def test_order2_squares_are_reused_only_for_the_same_unchanged_gram_matrices() -> None:
+    """Units of a step share the input and label Gram matrices, so order 2 forms their squares
+    once; a matrix changed in place, or another matrix, must not be served stale squares."""
+    est = BottleneckEstimator(alpha=2.0)
+    x, y, t = _batch(seed=11)
+    x_gram, y_gram = est.input_gram(x), _label_gram(y, 3)
+
+    def fast(xg):
+        return bottleneck_gradient(xg, t, y_gram, 1.0, 5.0, alpha=2.0, sigma2=0.5)
+
+    def reference(xg):
+        return _reference_terms(est, xg, t, y_gram, gamma=1.0, beta=5.0)
+
+    first = fast(x_gram)
+    assert first[1] == pytest.approx(float(reference(x_gram)[0]), abs=1e-12)
+    x_gram.mul_(0.5).add_(0.5 * torch.eye(x_gram.shape[0], dtype=F64) / x_gram.shape[0])
+    changed = fast(x_gram)  # the same tensor object, changed in place
+    ref = reference(x_gram)
+    assert changed[1] == pytest.approx(float(ref[0]), abs=1e-12)
+    torch.testing.assert_close(changed[0], ref[2], atol=1e-9, rtol=1e-9)
+    assert changed[1] != pytest.approx(first[1], abs=1e-6)
+    other = est.input_gram(x + 1.0)  # another tensor
+    assert fast(other)[1] == pytest.approx(float(reference(other)[0]), abs=1e-12)
+
+
+def test_label_gram_is_the_normalised_linear_gram_of_one_hot_labels() -> None:
+    y = _labels(30, 4, seed=12)
+    want = normalize_gram(linear_gram(one_hot(y, 4)))
+    torch.testing.assert_close(BottleneckEstimator.label_gram(y, 4), want, atol=0, rtol=0)
+    with pytest.raises(ConfigError, match="labels contain 3"):
+        BottleneckEstimator.label_gram(y, 3)

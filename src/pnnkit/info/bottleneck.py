@@ -61,6 +61,7 @@ from pnnkit.info.entropy import (
     spectral_terms,
 )
 from pnnkit.info.kernels import (
+    NORM_EPS,
     WIDTH_RULES,
     gaussian_gram,
     kernel_width,
@@ -85,7 +86,6 @@ __all__ = [
 BOTTLENECK_METHODS: tuple[str, ...] = ("exact", "lanczos")
 
 _LN2 = math.log(2.0)
-_NORM_EPS = 1e-8  # as pnnkit.info.unit_normalize
 
 
 def label_blocks(g: Tensor) -> Tensor | None:
@@ -159,27 +159,61 @@ class _Spec:
 _Parts = list[tuple[Tensor, Tensor | float, Tensor | float]]
 
 
+class _Squares:
+    """``X o X`` and ``Y o Y`` with the constants order 2 reads from them, for the last
+    ``(X, Y)`` pair seen: every unit of a step shares the step's input and label Gram
+    matrices, so the squares are formed once per step instead of once per unit. The entry is
+    keyed on the tensors themselves (held, so their ids cannot be reused) and their in-place
+    version counters, so a changed or different matrix is never served stale squares."""
+
+    def __init__(self) -> None:
+        self._entry: tuple[Tensor, Tensor, int, int, tuple[Tensor, Tensor, float, float]] | None
+        self._entry = None
+
+    def get(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, float, float]:
+        """``(X o X, Y o Y, log2 ||X||^2 + 2 log2 tr X, log2 ||Y||^2 + 2 log2 tr Y)``."""
+        entry = self._entry
+        if (
+            entry is not None
+            and entry[0] is x
+            and entry[1] is y
+            and entry[2] == x._version
+            and entry[3] == y._version
+        ):
+            return entry[4]
+        x2, y2 = x * x, y * y
+        sx, sy, tx, ty = torch.stack(
+            [x2.sum(), y2.sum(), torch.diagonal(x).sum(), torch.diagonal(y).sum()]
+        ).tolist()
+        value = (x2, y2, math.log2(sx) + 2 * math.log2(tx), math.log2(sy) + 2 * math.log2(ty))
+        self._entry = (x, y, x._version, y._version, value)
+        return value
+
+
+_SQUARES = _Squares()
+
+
 def _order2_terms(
-    k: Tensor, x: Tensor, y: Tensor, need_grad: bool
-) -> tuple[tuple[Tensor, Tensor], _Parts | None]:
-    """Order 2 from the kernel ``K`` (``A = K / n``): ``S_2(A) = -log2(||K||^2 / n^2)``,
-    ``S_2(X,T) = -log2(||X o K||^2 / (n tr(X o A))^2)``, and the same for ``Y``.
+    k2: Tensor, x: Tensor, y: Tensor, need_grad: bool
+) -> tuple[tuple[float, float], _Parts | None]:
+    """Order 2 from the squared kernel ``K o K`` (``A = K / n``): ``S_2(A) = -log2(||K||^2 / n^2)``,
+    ``S_2(X,T) = -log2(||X o K||^2 / (n tr(X o A))^2)``, and the same for ``Y``, with
+    ``n tr(X o A) = tr X`` as ``diag K = 1``.
 
     Everything is read from ``K o K``, ``X o X`` and ``Y o Y`` (``||X o K||^2 = <X o X, K o K>``),
     and the parts are those of ``dI/dK o K``, which is all backward needs:
     ``K o K o (c_T + c_X X o X + c_Y Y o Y)``; the first part is ``K o K`` itself, the others are
-    multiplied by it in backward (flagged by the fourth element of the saved parts)."""
-    n = k.shape[-1]
-    k2, x2, y2 = k * k, x * x, y * y
+    multiplied by it in backward. The scalars are Python floats (one read-out of three sums):
+    a few dozen operations on 0-d tensors would cost more than the ``n x n`` passes."""
+    n = k2.shape[-1]
+    x2, y2, x_const, y_const = _SQUARES.get(x, y)
     flat = k2.reshape(-1)
-    sq_k = flat.sum()
-    sq_xk = torch.dot(x2.reshape(-1), flat)
-    sq_yk = torch.dot(y2.reshape(-1), flat)
-    n_c1 = torch.diagonal(x).sum()  # n tr(X o A), as diag K = 1
-    n_c2 = torch.diagonal(y).sum()
-    s_t = 2 * math.log2(n) - torch.log2(sq_k)
-    i_xt = -torch.log2(x2.sum()) + s_t + torch.log2(sq_xk) - 2 * torch.log2(n_c1)
-    i_ty = s_t - torch.log2(y2.sum()) + torch.log2(sq_yk) - 2 * torch.log2(n_c2)
+    sq_k, sq_xk, sq_yk = torch.stack(
+        [flat.sum(), torch.dot(x2.reshape(-1), flat), torch.dot(y2.reshape(-1), flat)]
+    ).tolist()
+    s_t = 2 * math.log2(n) - math.log2(sq_k)
+    i_xt = s_t + math.log2(sq_xk) - x_const
+    i_ty = s_t + math.log2(sq_yk) - y_const
     if not need_grad:
         return (i_xt, i_ty), None
     # dS_2(T)/dK = -2 K / (ln2 ||K||^2), dS_2(X,T)/dK = -2 X o X o K / (ln2 ||X o K||^2)
@@ -252,13 +286,17 @@ def _spectral_terms(
     ]
 
 
-def _kernel(u: Tensor, spec: _Spec, short_rows: bool = True) -> tuple[Tensor, Tensor | float]:
-    """Gaussian kernel of the rows of ``u`` and its ``-1 / (2 sigma^2)``.
+def _kernel(
+    u: Tensor, spec: _Spec, short_rows: bool = True, power: int = 1
+) -> tuple[Tensor, Tensor | float]:
+    """Gaussian kernel of the rows of ``u`` raised elementwise to ``power``, and the kernel's
+    ``-1 / (2 sigma^2)``.
 
-    Fixed width: one fused product ``scale * (|u_i|^2 + |u_j|^2 - 2 u_i . u_j)`` (with
+    Fixed width: one fused product ``power * scale * (|u_i|^2 + |u_j|^2 - 2 u_i . u_j)`` (with
     ``|u_i|^2 = 1`` unless ``short_rows``: some rows were too short to normalise), exponentiated
-    in place; entries above 1 (negative distances from round-off) are clipped to 1 and the
-    diagonal is exactly 1. Data-driven width: the distances once, for the width and the kernel.
+    in place (``K^p = exp(p scale D)``: no pass for the power); entries above 1 (negative
+    distances from round-off) are clipped to 1 and the diagonal is exactly 1. Data-driven
+    width: the distances once, for the width and the kernel.
     """
     if spec.width_rule == "fixed":
         scale = -0.5 / spec.sigma2
@@ -267,13 +305,15 @@ def _kernel(u: Tensor, spec: _Spec, short_rows: bool = True) -> tuple[Tensor, Te
             base = sq.unsqueeze(1) + sq.unsqueeze(0)
         else:  # unit rows: D = 2 - 2 u u^T, with no n x n pass for the lengths
             base = u.new_full((1, 1), 2.0)
-        k = torch.addmm(base, u, u.mT, beta=scale, alpha=-2 * scale)
+        exponent = power * scale
+        k = torch.addmm(base, u, u.mT, beta=exponent, alpha=-2 * exponent)
         k.exp_().clamp_max_(1.0)
         k.diagonal().fill_(1.0)
         return k, scale
     d = pairwise_sq_distances(u)
     sigma = spec.sigma2**0.5 * kernel_width(u, spec.width_rule, sq_distances=d)
-    return gaussian_gram(u, sigma, sq_distances=d), -0.5 / (sigma * sigma)
+    k = gaussian_gram(u, sigma, sq_distances=d)
+    return (k if power == 1 else k.pow_(power)), -0.5 / (sigma * sigma)
 
 
 def direction_gram(samples: Tensor, sigma2: float, width_rule: str = "fixed") -> Tensor:
@@ -283,8 +323,8 @@ def direction_gram(samples: Tensor, sigma2: float, width_rule: str = "fixed") ->
     with torch.no_grad():
         raw = torch.linalg.vector_norm(samples, dim=-1, keepdim=True)
         spec = _Spec(2.0, float(sigma2), width_rule, "exact", 1, 1, 0, None)
-        short = bool((raw < _NORM_EPS).any())
-        k, _ = _kernel(samples / raw.clamp_min(_NORM_EPS), spec, short_rows=short)
+        short = bool((raw < NORM_EPS).any())
+        k, _ = _kernel(samples / raw.clamp_min(NORM_EPS), spec, short_rows=short)
         return k.div_(k.shape[-1])
 
 
@@ -294,29 +334,33 @@ class _Saved:
 
     u: Tensor
     norm: Tensor
+    #: the kernel ``K`` (order 2: ``K o K``)
     k: Tensor
     scale: Tensor | float
     parts: _Parts
     #: order 2: the parts are of ``dI/dK o K`` and all but the first are multiplied by ``K o K``
     order2: bool
+    #: some rows of ``t`` were too short to normalise (scaled by ``1 / eps`` instead)
+    short_rows: bool
 
 
 def _forward(
     t: Tensor, x_gram: Tensor, y_gram: Tensor, spec: _Spec, need_grad: bool
-) -> tuple[tuple[Tensor, Tensor], _Saved | None]:
+) -> tuple[tuple[Tensor | float, Tensor | float], _Saved | None]:
     raw = torch.linalg.vector_norm(t, dim=-1, keepdim=True)
-    norm = raw.clamp_min(_NORM_EPS)
+    norm = raw.clamp_min(NORM_EPS)
     u = t / norm
-    k, scale = _kernel(u, spec, short_rows=bool((raw < _NORM_EPS).any()))
+    short = bool((raw < NORM_EPS).any())
+    order2 = spec.alpha == 2.0  # order 2 reads only K o K
+    k, scale = _kernel(u, spec, short_rows=short, power=2 if order2 else 1)
     x, y = x_gram.to(k.dtype), y_gram.to(k.dtype)
-    order2 = spec.alpha == 2.0
     if order2:
         terms, parts = _order2_terms(k, x, y, need_grad)
     else:  # tr K = n: A = K / n is exactly normalize_gram(K)
         terms, parts = _spectral_terms(k / k.shape[-1], x, y, spec, need_grad)
     if parts is None:
         return terms, None
-    return terms, _Saved(u, norm, k, scale, parts, order2)
+    return terms, _Saved(u, norm, k, scale, parts, order2, short)
 
 
 def _backward(saved: _Saved, grad_xt: Tensor | float, grad_ty: Tensor | float) -> Tensor:
@@ -335,11 +379,17 @@ def _backward(saved: _Saved, grad_xt: Tensor | float, grad_ty: Tensor | float) -
             g_d.add_(m, alpha=w)
         g_d.mul_(k)
     g_d.diagonal().zero_()  # the diagonal of K does not depend on t
-    # D_ij = |u_i|^2 + |u_j|^2 - 2 u_i . u_j with G_D symmetric: dL/du = 4 (G_D 1 o u - G_D u)
-    g_u = torch.addmm(g_d.sum(-1, keepdim=True) * u, g_d, u, alpha=-1.0).mul_(4.0)
-    # u = t / max(|t|, eps): rows below eps are scaled, not projected
-    radial = (u * g_u).sum(-1, keepdim=True) * (norm > _NORM_EPS)
-    return (g_u - u * radial) / norm
+    # D_ij = |u_i|^2 + |u_j|^2 - 2 u_i . u_j with G_D symmetric: dL/du = 4 (G_D 1 o u - G_D u),
+    # then through u = t / max(|t|, eps): dL/dt = (I - u u^T) dL/du / |t| for a unit row,
+    # dL/du / eps for a shorter row. On unit rows the G_D 1 o u term is radial and drops out:
+    # dL/dt = -4 (G_D u - u (u . G_D u)) / |t|. In place from here: one new (n, d) array.
+    g_u = torch.mm(g_d, u)
+    if saved.short_rows:
+        g_u.mul_(-4.0).addcmul_(u, g_d.sum(-1, keepdim=True), value=4.0)
+        radial = (u * g_u).sum(-1, keepdim=True).mul_(norm > NORM_EPS)
+        return g_u.addcmul_(u, radial, value=-1.0).div_(norm)
+    radial = (u * g_u).sum(-1, keepdim=True)
+    return g_u.addcmul_(u, radial, value=-1.0).div_(norm).mul_(-4.0)
 
 
 class _BottleneckTerms(torch.autograd.Function):
@@ -348,7 +398,8 @@ class _BottleneckTerms(torch.autograd.Function):
         ctx: Any, t: Tensor, x_gram: Tensor, y_gram: Tensor, spec: _Spec
     ) -> tuple[Tensor, Tensor]:
         terms, ctx.saved = _forward(t, x_gram, y_gram, spec, bool(ctx.needs_input_grad[0]))
-        return terms
+        i_xt, i_ty = (torch.as_tensor(v, dtype=t.dtype, device=t.device) for v in terms)
+        return i_xt, i_ty
 
     @staticmethod
     def backward(ctx: Any, grad_xt: Tensor, grad_ty: Tensor) -> tuple[Tensor, None, None, None]:

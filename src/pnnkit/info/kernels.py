@@ -74,7 +74,11 @@ def pairwise_sq_distances(x: Tensor) -> Tensor:
     return d.masked_fill(eye, 0.0)
 
 
-def unit_normalize(x: Tensor, eps: float = 1e-8) -> Tensor:
+#: the shortest row :func:`unit_normalize` divides by its length (shorter rows are divided by this)
+NORM_EPS = 1e-8
+
+
+def unit_normalize(x: Tensor, eps: float = NORM_EPS) -> Tensor:
     """Rows (last dimension) divided by their L2 norm, ``x_i / max(||x_i||, eps)``.
 
     A row of zeros stays zero (no NaN, finite gradient). ``x``: ``(..., d)``, at least 1-D.
