@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pnnkit.errors import ConfigError
-from pnnkit.info import mutual_information
+from pnnkit.info import mutual_information, unit_normalize
 from pnnkit.learning import (
     PIB,
     Backprop,
@@ -20,7 +20,8 @@ from pnnkit.learning import (
     cosine_lr,
     rule_config,
 )
-from pnnkit.network import PhysicalNetwork, Unit
+from pnnkit.learning.base import LocalReadout
+from pnnkit.network import ACTIVATIONS, PhysicalNetwork, Unit
 from pnnkit.physics import IdealLinear, linear_twin
 
 
@@ -236,3 +237,69 @@ def test_data_driven_kernel_width_rules():
     assert not torch.allclose(fixed, median)
     with pytest.raises(ConfigError, match="width_rule = 'widest'"):
         rule_config("pib", {"estimator": {"width_rule": "widest"}})
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_local_readout_is_autograd_cross_entropy_with_torch_adam(weighted):
+    """The written-out readout step equals autograd's gradient of the (weighted) mean
+    cross-entropy on length-normalised features followed by torch's Adam, step after step."""
+    g = torch.Generator().manual_seed(3)
+    net = PhysicalNetwork.build("ideal", 6, [8], 4, seed=0)
+    ref = torch.nn.Linear(8, 4)
+    ref.load_state_dict(net.readout.state_dict())
+    opt = torch.optim.Adam(ref.parameters(), lr=0.02)
+    trainer = LocalReadout(net, lr=0.01)
+    for _ in range(4):
+        features = torch.relu(torch.randn(16, 8, generator=g))
+        features[3] = 0.0  # a row too short to normalise
+        y = torch.randint(0, 4, (16,), generator=g)
+        w = torch.rand(16, generator=g) if weighted else torch.ones(16)
+        ce = F.cross_entropy(ref(unit_normalize(features)), y, reduction="none")
+        want = (w * ce).sum() / w.sum()
+        opt.zero_grad()
+        want.backward()
+        opt.step()
+        got = trainer.train(features, y, 2.0, w if weighted else None)  # lr 0.01 x 2
+        assert got == pytest.approx(float(want.detach()), rel=1e-6)
+    torch.testing.assert_close(net.readout.weight, ref.weight, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(net.readout.bias, ref.bias, atol=1e-6, rtol=1e-5)
+
+
+def test_local_readout_continues_from_a_torch_adam_state():
+    """Checkpoints written while the readout used torch.optim.Adam load and continue exactly as
+    that optimiser would."""
+    g = torch.Generator().manual_seed(4)
+    net = PhysicalNetwork.build("ideal", 6, [8], 4, seed=0)
+    ref = torch.nn.Linear(8, 4)
+    ref.load_state_dict(net.readout.state_dict())
+    opt = torch.optim.Adam(ref.parameters(), lr=0.01)
+    batches = [
+        (torch.randn(12, 8, generator=g), torch.randint(0, 4, (12,), generator=g)) for _ in range(3)
+    ]
+
+    def torch_step(features, y):
+        opt.zero_grad()
+        F.cross_entropy(ref(unit_normalize(features)), y).backward()
+        opt.step()
+
+    for features, y in batches[:2]:
+        torch_step(features, y)
+    net.readout.load_state_dict(ref.state_dict())
+    trainer = LocalReadout(net, lr=0.01)
+    trainer.load_state_dict(opt.state_dict())
+    torch_step(*batches[2])
+    trainer.train(*batches[2], 1.0)
+    torch.testing.assert_close(net.readout.weight, ref.weight, atol=1e-6, rtol=1e-5)
+    fresh = LocalReadout(net, lr=0.01)
+    fresh.load_state_dict(torch.optim.Adam(torch.nn.Linear(8, 4).parameters()).state_dict())
+    assert fresh.update.steps == 0 and fresh.update.m is None
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "identity"])
+def test_activation_derivatives_are_autograds(activation):
+    f, f_prime = ACTIVATIONS[activation]
+    z = torch.randn(50, 7, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    z[0, :3] = 0.0  # the rectifier's kink: derivative 0, as (z > 0)
+    leaf = z.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(leaf).sum(), leaf)
+    torch.testing.assert_close(f_prime(z), grad)

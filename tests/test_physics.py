@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from pnnkit.physics import (
     linear_twin,
     make_substrate,
 )
+from pnnkit.physics.base import all_finite
 
 QUIET = {"read_noise": 0.0, "c2c_noise": 0.0, "dac_bits": 24, "adc_bits": 24, "adc_range": 50.0}
 
@@ -252,3 +254,19 @@ def test_loading_state_from_other_physics_is_refused():
     state = Crossbar(3, 2, config=CrossbarConfig(levels=64)).state_dict()
     with pytest.raises(ConfigError, match=r"levels = 64 \(here 32\)"):
         Crossbar(3, 2, config=CrossbarConfig(levels=32)).load_state_dict(state)
+
+
+def test_all_finite_finds_every_bad_value_and_survives_an_overflowing_sum():
+    x = torch.randn(40, 30)
+    assert all_finite(x) and all_finite(torch.empty(0, 3))
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        y = x.clone()
+        y[17, 4] = bad
+        assert not all_finite(y)
+    huge = torch.full((4, 4), 3e38)  # finite entries whose float32 sum overflows
+    assert all_finite(huge)
+    mixed = torch.tensor([float("inf"), float("-inf")])  # a sum of NaN from two infinities
+    assert not all_finite(mixed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "requires_grad to a scalar" warning
+        assert all_finite(x.clone().requires_grad_(True))

@@ -27,7 +27,9 @@ from pnnkit.physics import SUBSTRATES, Counters, Substrate, make_substrate
 
 
 def _relu_grad(z: Tensor) -> Tensor:
-    return (z > 0).to(z.dtype)
+    # 1 where z > 0, else 0: sign clamped at 0 stays in floating point, several times faster on
+    # a CPU than building and converting the boolean mask (z > 0)
+    return torch.sign(z).clamp_min_(0.0)
 
 
 def _tanh_grad(z: Tensor) -> Tensor:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from pnnkit.configtools import check_types
 from pnnkit.errors import ConfigError
+from pnnkit.info.kernels import NORM_EPS
 from pnnkit.learning.optim import OPTIMIZERS, UpdateRule, cosine_lr
 from pnnkit.learning.refresh import StageRefresher, WeightRefresh
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
@@ -123,31 +123,66 @@ class LearningRule(ABC):
 
 class LocalReadout:
     """The digital readout trained on its own: cross-entropy of ``network.logits`` on measured
-    (detached) features, Adam at ``lr`` times the rule's schedule factor. Every rule that
-    trains its units locally trains the readout this way."""
+    (detached) features, Adam (:class:`~pnnkit.learning.optim.UpdateRule`) at ``lr`` times the
+    rule's schedule factor. Every rule that trains its units locally trains the readout this
+    way. The gradient is written out (no autograd): with ``u = t / |t|`` the length-normalised
+    features, ``p = softmax(W u + b)`` and sample weights ``w`` summing to 1, ``dCE/dW = (w o (p
+    - onehot(y)))^T u`` and ``dCE/db`` its column sums; the lengths scale the ``(n, classes)``
+    arrays, so no ``(n, width)`` array is formed besides the features."""
 
     def __init__(self, network: PhysicalNetwork, lr: float) -> None:
         self.network, self.lr = network, lr
-        self.optimizer = torch.optim.Adam(network.readout.parameters(), lr)
+        self.update = UpdateRule("adam")  # on [W, b] as one (classes, width + 1) array
 
-    def train(self, features: Tensor, y: Tensor, lr_factor: float) -> float:
-        """One step on measured ``features`` (n, width) and labels ``y``; returns the loss."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr * lr_factor
-        with torch.enable_grad():
-            loss = F.cross_entropy(self.network.logits(features.detach()), y)
-            self.optimizer.zero_grad()
-            loss.backward()
-        self.optimizer.step()
-        return float(loss.detach())
+    def train(
+        self, features: Tensor, y: Tensor, lr_factor: float, weights: Tensor | None = None
+    ) -> float:
+        """One step on measured ``features`` (n, width) and labels ``y``; returns the loss,
+        the mean cross-entropy or, with per-sample ``weights``, ``sum_i w_i CE_i / sum_i w_i``."""
+        readout = self.network.readout
+        with torch.no_grad():
+            t = features.detach()
+            length = torch.linalg.vector_norm(t, dim=1, keepdim=True).clamp_min_(NORM_EPS)
+            logits = torch.mm(t, readout.weight.T).div_(length).add_(readout.bias)
+            log_p = torch.log_softmax(logits, dim=1)
+            rows = torch.arange(y.shape[0], device=y.device)
+            picked = log_p[rows, y]
+            grad = log_p.exp_()
+            grad[rows, y] -= 1.0
+            if weights is None:
+                loss = -picked.mean()
+                grad.div_(y.shape[0])
+            else:
+                share = weights / weights.sum()
+                loss = -(share @ picked)
+                grad.mul_(share.unsqueeze(1))
+            grad_b = grad.sum(0)
+            grad_w = torch.mm(grad.div_(length).T, t)
+            delta = self.update.delta(
+                torch.cat([grad_w, grad_b.unsqueeze(1)], 1), self.lr * lr_factor
+            )
+            readout.weight.add_(delta[:, :-1])
+            readout.bias.add_(delta[:, -1])
+        return float(loss)
 
     def state_dict(self) -> dict[str, Any]:
-        """The readout optimiser's state (Adam moments and step)."""
-        return self.optimizer.state_dict()
+        """The readout's Adam moments and step count."""
+        return self.update.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the readout optimiser's state."""
-        self.optimizer.load_state_dict(state)
+        """Restore the Adam state; also reads the ``torch.optim.Adam`` state that checkpoints
+        held while the readout was trained through autograd (earlier versions of pnnkit)."""
+        if "param_groups" in state:  # torch.optim.Adam: parameter 0 the weight, 1 the bias
+            saved = state["state"]
+            if saved:
+                state = {
+                    "steps": int(saved[0]["step"]),
+                    "m": torch.cat([saved[0]["exp_avg"], saved[1]["exp_avg"][:, None]], 1),
+                    "v": torch.cat([saved[0]["exp_avg_sq"], saved[1]["exp_avg_sq"][:, None]], 1),
+                }
+            else:
+                state = {"steps": 0, "m": None, "v": None}
+        self.update.load_state_dict(state)
 
 
 @dataclass

@@ -44,11 +44,11 @@ class UpdateRule:
             self.m = torch.zeros_like(grad)
             self.v = torch.zeros_like(grad)
         b1, b2 = self.betas
-        self.m.mul_(b1).add_(grad, alpha=1 - b1)
+        self.m.lerp_(grad, 1 - b1)
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        m_hat = self.m / (1 - b1**self.steps)
-        v_hat = self.v / (1 - b2**self.steps)
-        return -lr * m_hat / (v_hat.sqrt() + self.eps)
+        # -lr m_hat / (sqrt(v_hat) + eps), with the bias corrections as scalars: one new array
+        denom = self.v.sqrt().div_(math.sqrt(1 - b2**self.steps)).add_(self.eps)
+        return torch.div(self.m, denom, out=denom).mul_(-lr / (1 - b1**self.steps))
 
     def state_dict(self) -> dict[str, Any]:
         """Step count and the Adam moments (None before the first step)."""

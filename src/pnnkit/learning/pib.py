@@ -39,7 +39,6 @@ from pnnkit.info import (
     gaussian_gram,
     joint_entropy,
     kernel_width,
-    linear_gram,
     normalize_gram,
     one_hot,
     pairwise_sq_distances,
@@ -150,8 +149,9 @@ class BottleneckEstimator:
     @staticmethod
     def label_gram(y: Tensor, num_classes: int) -> Tensor:
         """Normalised linear Gram matrix of one-hot labels: 1/n on pairs of the same class, 0
-        elsewhere."""
-        return normalize_gram(linear_gram(one_hot(y, num_classes)))
+        elsewhere (the trace of ``H H^T`` is n for one-hot rows ``H``)."""
+        rows = one_hot(y, num_classes)
+        return torch.mm(rows, rows.T).div_(max(y.shape[0], 1))
 
     def _written_out(self) -> dict[str, Any]:
         """The settings of the hand-written paths (:mod:`pnnkit.info.bottleneck`)."""

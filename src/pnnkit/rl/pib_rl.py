@@ -35,7 +35,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from pnnkit.errors import ConfigError
@@ -84,18 +83,7 @@ class WeightedPIB(PIB):
     def readout_step(self, features: Tensor, y: Tensor, weights: Tensor | None = None) -> float:
         """One Adam step of the readout on measured ``features``: the (weighted) cross-entropy,
         ``sum_i w_i CE_i / sum_i w_i``."""
-        if weights is None:
-            return self.readout_trainer.train(features, y, self.lr_factor())
-        optimizer = self.readout_trainer.optimizer
-        for group in optimizer.param_groups:
-            group["lr"] = self.config.readout_lr * self.lr_factor()
-        with torch.enable_grad():
-            ce = F.cross_entropy(self.network.logits(features.detach()), y, reduction="none")
-            loss = (weights * ce).sum() / weights.sum()
-            optimizer.zero_grad()
-            loss.backward()
-        optimizer.step()
-        return float(loss.detach())
+        return self.readout_trainer.train(features, y, self.lr_factor(), weights)
 
 
 class PIBAgent:
