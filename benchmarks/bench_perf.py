@@ -15,7 +15,9 @@ number of threads. Tables (``python benchmarks/bench_perf.py TABLE``):
   backprop step on the same network shape (``pnnkit.learning.Backprop`` on the ideal
   substrate, and a plain torch MLP with Adam); a PIB step's digital time is its wall time
   minus the time spent inside the substrate's measure/program/read calls
-  (``Counters.hardware_seconds``);
+  (``Counters.hardware_seconds``), and, for the alpha = 2 closed form, also the whole time of
+  a step whose substrates answer from a recording (:class:`ReplayedHardware`: no simulation
+  runs in the process, as on real hardware);
 - ``scaling``: PIB step digital time against batch size and against unit width, with the
   fitted exponent of ``time ~ size^p``;
 - ``epoch``: one end-to-end training epoch on digits (train steps and one evaluation);
@@ -477,6 +479,37 @@ class HardwareClock:
         return self.clock.seconds
 
 
+class ReplayedHardware:
+    """Serves every substrate call of ``net`` from a recording of one real call each: measure
+    returns a copy of the recorded output, programming does nothing, read-back returns the
+    recorded parameters. A step then spends no time simulating physics, so its whole time is
+    the rule's digital work, which has the same shapes and code path as on the real substrate;
+    this also removes what subtracting the simulation's time cannot: the simulation's effect
+    on the caches the digital work finds (on real hardware the physics runs outside the
+    controller's processor)."""
+
+    def __init__(self, net: PhysicalNetwork, step: Callable[[], Any]) -> None:
+        recorded: dict[tuple[int, str], Any] = {}
+
+        def recorder(key: tuple[int, str], real: Callable[..., Any]) -> Callable[..., Any]:
+            def record(*args: Any) -> Any:
+                recorded[key] = out = real(*args)
+                return out
+
+            return record
+
+        calls = [(s, name) for s in net.substrates() for name in ("_measure", "_read_parameters")]
+        for substrate, name in calls:
+            setattr(substrate, name, recorder((id(substrate), name), getattr(substrate, name)))
+        step()  # one real step records every answer
+        for substrate, name in calls:
+            answer = recorded.get((id(substrate), name))
+            if answer is not None:  # a call the step never made keeps the real method
+                setattr(substrate, name, lambda *args, answer=answer: answer.clone())
+        for substrate in net.substrates():
+            substrate._program = lambda delta: None  # type: ignore[method-assign]
+
+
 def pib_rule(substrate: str, widths: list[int], settings: dict[str, Any]):
     net = PhysicalNetwork.build(substrate, 64, widths, CLASSES, seed=0)
     config = rule_config("pib", {"estimator": settings})
@@ -507,13 +540,18 @@ def step_table_rows(
     device: torch.device,
     budget: float | None,
     with_torch: bool = True,
+    replayed: str | None = None,
 ) -> list[dict[str, Any]]:
     """Median time, hardware time and digital time (the difference) of one training step for
-    PIB variants (crossbar), pnnkit backprop (ideal) and a torch MLP, on :data:`CLOCK`."""
+    PIB variants (crossbar), pnnkit backprop (ideal) and a torch MLP, on :data:`CLOCK`; with
+    ``replayed`` (a row name), also :data:`REPLAYED_VARIANT` on :class:`ReplayedHardware`."""
     x, y, _ = clustered_batch(batch, width=8)
     nets: dict[str, tuple[PhysicalNetwork | None, Any]] = {}
     for name, settings in variants.items():
         nets[name] = pib_rule("crossbar", widths, settings)
+    if replayed:
+        net, rule = nets[replayed] = pib_rule("crossbar", widths, variants[REPLAYED_VARIANT])
+        ReplayedHardware(net, lambda: rule.train_step(x, y))
     bp_net = PhysicalNetwork.build("ideal", 64, widths, CLASSES, seed=0)
     nets["backprop (pnnkit, ideal)"] = (bp_net, Backprop(bp_net, rule_config("backprop"), 10**5))
     if with_torch:
@@ -572,8 +610,15 @@ def step_table_rows(
     return rows
 
 
+#: the PIB variant also timed on :class:`ReplayedHardware` in the step table
+REPLAYED_VARIANT = "frobenius closed form (alpha 2)"
+
+
 def table_step(args: argparse.Namespace, device: torch.device, env: str) -> None:
-    rows = step_table_rows(256, [WIDTH] * 3, VARIANTS, args.repeats, device, args.budget)
+    replayed = f"{REPLAYED_VARIANT}, hardware replayed"
+    rows = step_table_rows(
+        256, [WIDTH] * 3, VARIANTS, args.repeats, device, args.budget, replayed=replayed
+    )
     cols = [
         "method",
         "step ms",
