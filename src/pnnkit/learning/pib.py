@@ -74,9 +74,8 @@ class BottleneckEstimator:
     ``entropy_method``: how the terms and their gradient are computed (same estimator, three
     implementations; docs/BENCHMARKS.md measures their cost):
 
-    - ``autograd`` (default, the reference; kept as default so that results recorded with
-      earlier versions reproduce to the last digit): eigenvalues (Frobenius norm for
-      alpha = 2) differentiated by autograd;
+    - ``autograd`` (default, the reference, kept as default so that recorded results stay
+      comparable): eigenvalues (Frobenius norm for alpha = 2) differentiated by autograd;
     - ``closed_form``: the same values (equal to round-off) with the gradient written out by
       hand (:func:`pnnkit.info.bottleneck_terms`): one fused distance product, batched
       ``eigh``, the label terms from per-class blocks, no autograd graph over ``n x n``
