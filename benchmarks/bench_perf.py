@@ -486,7 +486,9 @@ class ReplayedHardware:
     the rule's digital work, which has the same shapes and code path as on the real substrate;
     this also removes what subtracting the simulation's time cannot: the simulation's effect
     on the caches the digital work finds (on real hardware the physics runs outside the
-    controller's processor)."""
+    controller's processor). Each substrate answers with its last recorded output whatever
+    the input: valid for steps that measure every substrate once (PIB's), not for rules that
+    query a substrate several times per step."""
 
     def __init__(self, net: PhysicalNetwork, step: Callable[[], Any]) -> None:
         recorded: dict[tuple[int, str], Any] = {}

@@ -552,6 +552,23 @@ def test_order2_squares_are_reused_only_for_the_same_unchanged_gram_matrices() -
     assert changed[1] != pytest.approx(first[1], abs=1e-6)
     other = est.input_gram(x + 1.0)  # another tensor
     assert fast(other)[1] == pytest.approx(float(reference(other)[0]), abs=1e-12)
+    y_gram.mul_(0.5).add_(0.5 * torch.eye(y_gram.shape[0], dtype=F64) / y_gram.shape[0])
+    ref = reference(other)  # the label Gram changed in place
+    assert fast(other)[2] == pytest.approx(float(ref[1]), abs=1e-12)
+    with torch.inference_mode():  # no version counters: computed, never cached
+        frozen_x, frozen_y = other.clone(), y_gram.clone()
+    got = bottleneck_gradient(frozen_x, t, frozen_y, 1.0, 5.0, alpha=2.0, sigma2=0.5)
+    assert got[1] == pytest.approx(float(ref[0]), abs=1e-12)
+    terms = bottleneck_terms(frozen_x, t, frozen_y, alpha=2.0, sigma2=0.5)
+    assert float(terms[1]) == pytest.approx(float(ref[1]), abs=1e-12)
+
+
+def test_order2_names_a_degenerate_gram_matrix() -> None:
+    _, y, t = _batch(seed=13)
+    with pytest.raises(ConfigError, match=r"\|\|X\|\|\^2 is 0"):
+        bottleneck_gradient(
+            torch.zeros(24, 24, dtype=F64), t, _label_gram(y, 3), 1.0, 5.0, alpha=2.0, sigma2=0.5
+        )
 
 
 def test_label_gram_is_the_normalised_linear_gram_of_one_hot_labels() -> None:
@@ -560,3 +577,5 @@ def test_label_gram_is_the_normalised_linear_gram_of_one_hot_labels() -> None:
     torch.testing.assert_close(BottleneckEstimator.label_gram(y, 4), want, atol=0, rtol=0)
     with pytest.raises(ConfigError, match="labels contain 3"):
         BottleneckEstimator.label_gram(y, 3)
+    with pytest.raises(ShapeError, match=r"labels have shape \(0,\)"):
+        BottleneckEstimator.label_gram(y[:0], 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 
 import pytest
@@ -242,7 +243,8 @@ def test_data_driven_kernel_width_rules():
 @pytest.mark.parametrize("weighted", [False, True])
 def test_local_readout_is_autograd_cross_entropy_with_torch_adam(weighted):
     """The written-out readout step equals autograd's gradient of the (weighted) mean
-    cross-entropy on length-normalised features followed by torch's Adam, step after step."""
+    cross-entropy of ``network.logits`` followed by torch's Adam, step after step (weights
+    given in float64 for float32 features)."""
     g = torch.Generator().manual_seed(3)
     net = PhysicalNetwork.build("ideal", 6, [8], 4, seed=0)
     ref = torch.nn.Linear(8, 4)
@@ -253,9 +255,12 @@ def test_local_readout_is_autograd_cross_entropy_with_torch_adam(weighted):
         features = torch.relu(torch.randn(16, 8, generator=g))
         features[3] = 0.0  # a row too short to normalise
         y = torch.randint(0, 4, (16,), generator=g)
-        w = torch.rand(16, generator=g) if weighted else torch.ones(16)
+        w = torch.rand(16, generator=g, dtype=torch.float64) if weighted else torch.ones(16)
+        with torch.no_grad():
+            scores = net.logits(features)
         ce = F.cross_entropy(ref(unit_normalize(features)), y, reduction="none")
-        want = (w * ce).sum() / w.sum()
+        torch.testing.assert_close(ref(unit_normalize(features)), scores)
+        want = (w.float() * ce).sum() / w.float().sum()
         opt.zero_grad()
         want.backward()
         opt.step()
@@ -286,7 +291,10 @@ def test_local_readout_continues_from_a_torch_adam_state():
         torch_step(features, y)
     net.readout.load_state_dict(ref.state_dict())
     trainer = LocalReadout(net, lr=0.01)
-    trainer.load_state_dict(opt.state_dict())
+    buffer = io.BytesIO()  # as a checkpoint holds it
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    trainer.load_state_dict(torch.load(buffer, weights_only=True))
     torch_step(*batches[2])
     trainer.train(*batches[2], 1.0)
     torch.testing.assert_close(net.readout.weight, ref.weight, atol=1e-6, rtol=1e-5)

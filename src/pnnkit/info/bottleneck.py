@@ -29,7 +29,8 @@ kernel's diagonal is 1 whatever ``t`` is, so ``tr K = n`` and ``tr(X o A)`` are 
 Then ``G_D = G o K * (-1 / (2 sigma^2))`` (zero diagonal), ``dL/du = 4 (diag(G_D 1) u -
 G_D u)`` (one more product, ``G_D`` being symmetric), and through the row normalisation
 ``dL/dt_i = (g_i - u_i (u_i . g_i)) / ||t_i||``. Cost for ``alpha = 2``: two
-``n x n x d`` products and about ten elementwise passes over ``n x n``.
+``n x n x d`` products and about ten elementwise passes over ``n x n`` (the squares of ``X``
+and ``Y`` are formed once for all units of a step).
 
 Only ``t`` is differentiated: the Gram matrices of ``X`` and ``Y`` are constants (an error is
 raised if they require a gradient; use the autograd path of
@@ -45,6 +46,7 @@ then underestimated (measured in docs/BENCHMARKS.md): use float64 there.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,35 +161,70 @@ class _Spec:
 _Parts = list[tuple[Tensor, Tensor | float, Tensor | float]]
 
 
+def _log2(value: float, what: str) -> float:
+    """``log2`` of a positive quantity of the order-2 terms, or a ConfigError naming it."""
+    if not value > 0:  # also NaN
+        raise ConfigError(
+            f"{what} is {value!r}; the Gram matrices must be normalised Gram matrices "
+            "(positive diagonal, finite entries)"
+        )
+    return math.log2(value)
+
+
+@dataclass
+class _SquaresEntry:
+    x: weakref.ref[Tensor]
+    y: weakref.ref[Tensor]
+    versions: tuple[int, int]
+    value: tuple[Tensor, Tensor, float, float]
+
+
 class _Squares:
     """``X o X`` and ``Y o Y`` with the constants order 2 reads from them, for the last
     ``(X, Y)`` pair seen: every unit of a step shares the step's input and label Gram
-    matrices, so the squares are formed once per step instead of once per unit. The entry is
-    keyed on the tensors themselves (held, so their ids cannot be reused) and their in-place
-    version counters, so a changed or different matrix is never served stale squares."""
+    matrices, so the squares are formed once per step instead of once per unit.
+
+    The entry is keyed on the tensors themselves (weak references: it is dropped, with its
+    arrays, when either matrix is freed) and their in-place version counters, so a matrix
+    changed in place through torch, or a different one, is never served stale squares (writes
+    that bypass the version counter, through ``.data`` or a shared NumPy buffer, are not seen).
+    Inference-mode tensors have no version counter and are never cached."""
 
     def __init__(self) -> None:
-        self._entry: tuple[Tensor, Tensor, int, int, tuple[Tensor, Tensor, float, float]] | None
-        self._entry = None
+        self._entry: _SquaresEntry | None = None
 
     def get(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, float, float]:
         """``(X o X, Y o Y, log2 ||X||^2 + 2 log2 tr X, log2 ||Y||^2 + 2 log2 tr Y)``."""
+        cacheable = not (x.is_inference() or y.is_inference())
         entry = self._entry
         if (
-            entry is not None
-            and entry[0] is x
-            and entry[1] is y
-            and entry[2] == x._version
-            and entry[3] == y._version
+            cacheable
+            and entry is not None
+            and entry.x() is x
+            and entry.y() is y
+            and entry.versions == (x._version, y._version)
         ):
-            return entry[4]
+            return entry.value
         x2, y2 = x * x, y * y
         sx, sy, tx, ty = torch.stack(
             [x2.sum(), y2.sum(), torch.diagonal(x).sum(), torch.diagonal(y).sum()]
         ).tolist()
-        value = (x2, y2, math.log2(sx) + 2 * math.log2(tx), math.log2(sy) + 2 * math.log2(ty))
-        self._entry = (x, y, x._version, y._version, value)
+        value = (
+            x2,
+            y2,
+            _log2(sx, "||X||^2") + 2 * _log2(tx, "tr X"),
+            _log2(sy, "||Y||^2") + 2 * _log2(ty, "tr Y"),
+        )
+        if cacheable:
+            entry = _SquaresEntry(weakref.ref(x), weakref.ref(y), (x._version, y._version), value)
+            self._entry = entry
+            for key in (x, y):
+                weakref.finalize(key, self._forget, entry)
         return value
+
+    def _forget(self, entry: _SquaresEntry) -> None:
+        if self._entry is entry:
+            self._entry = None
 
 
 _SQUARES = _Squares()
@@ -211,9 +248,9 @@ def _order2_terms(
     sq_k, sq_xk, sq_yk = torch.stack(
         [flat.sum(), torch.dot(x2.reshape(-1), flat), torch.dot(y2.reshape(-1), flat)]
     ).tolist()
-    s_t = 2 * math.log2(n) - math.log2(sq_k)
-    i_xt = s_t + math.log2(sq_xk) - x_const
-    i_ty = s_t + math.log2(sq_yk) - y_const
+    s_t = 2 * math.log2(n) - _log2(sq_k, "||K||^2")
+    i_xt = s_t + _log2(sq_xk, "||X o K||^2") - x_const
+    i_ty = s_t + _log2(sq_yk, "||Y o K||^2") - y_const
     if not need_grad:
         return (i_xt, i_ty), None
     # dS_2(T)/dK = -2 K / (ln2 ||K||^2), dS_2(X,T)/dK = -2 X o X o K / (ln2 ||X o K||^2)

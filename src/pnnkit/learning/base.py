@@ -128,7 +128,9 @@ class LocalReadout:
     way. The gradient is written out (no autograd): with ``u = t / |t|`` the length-normalised
     features, ``p = softmax(W u + b)`` and sample weights ``w`` summing to 1, ``dCE/dW = (w o (p
     - onehot(y)))^T u`` and ``dCE/db`` its column sums; the lengths scale the ``(n, classes)``
-    arrays, so no ``(n, width)`` array is formed besides the features."""
+    arrays, so no ``(n, width)`` array is formed besides the features. The scores are those of
+    :meth:`~pnnkit.network.PhysicalNetwork.logits` (tested against it); labels are class
+    indices."""
 
     def __init__(self, network: PhysicalNetwork, lr: float) -> None:
         self.network, self.lr = network, lr
@@ -153,7 +155,7 @@ class LocalReadout:
                 loss = -picked.mean()
                 grad.div_(y.shape[0])
             else:
-                share = weights / weights.sum()
+                share = (weights / weights.sum()).to(log_p.dtype)
                 loss = -(share @ picked)
                 grad.mul_(share.unsqueeze(1))
             grad_b = grad.sum(0)
@@ -182,7 +184,10 @@ class LocalReadout:
                 }
             else:
                 state = {"steps": 0, "m": None, "v": None}
-        self.update.load_state_dict(state)
+        weight = self.network.readout.weight  # moments on the readout's device and dtype
+        self.update.load_state_dict(
+            {k: v.to(weight) if isinstance(v, Tensor) else v for k, v in state.items()}
+        )
 
 
 @dataclass

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from pnnkit.configtools import check_types
-from pnnkit.errors import ConfigError
+from pnnkit.errors import ConfigError, ShapeError
 from pnnkit.info import (
     WIDTH_RULES,
     bottleneck_gradient,
@@ -149,8 +149,10 @@ class BottleneckEstimator:
     def label_gram(y: Tensor, num_classes: int) -> Tensor:
         """Normalised linear Gram matrix of one-hot labels: 1/n on pairs of the same class, 0
         elsewhere (the trace of ``H H^T`` is n for one-hot rows ``H``)."""
+        if y.dim() != 1 or y.shape[0] == 0:
+            raise ShapeError(f"labels have shape {tuple(y.shape)}; expected (n,) with n >= 1")
         rows = one_hot(y, num_classes)
-        return torch.mm(rows, rows.T).div_(max(y.shape[0], 1))
+        return torch.mm(rows, rows.T).div_(y.shape[0])
 
     def _written_out(self) -> dict[str, Any]:
         """The settings of the hand-written paths (:mod:`pnnkit.info.bottleneck`)."""
