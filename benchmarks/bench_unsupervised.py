@@ -2,9 +2,12 @@
 
     python benchmarks/bench_unsupervised.py [--seeds 0 1 2] [--epochs 30] [--workers 2]
     python benchmarks/bench_unsupervised.py --sweep [--substrates crossbar] (settings, seed 0)
+    python benchmarks/bench_unsupervised.py --substrates crossbar --hidden 32 32 \
+        --set gamma=0 --set lr=1e-3 --epochs 60 --name narrow (other widths and settings)
 
 Every run is ``pnnkit train --task unsupervised --dataset digits`` with the rule's defaults
-(:class:`pnnkit.learning.multiview.MultiViewConfig`) and units 256,256; the network's periphery
+(:class:`pnnkit.learning.multiview.MultiViewConfig`, or ``--set`` overrides) and units 256,256
+(or ``--hidden``); the network's periphery
 is ``tanh`` on the crossbar and ``relu`` behind the scattering medium (``ACTIVATION``: with
 relu, the crossbar's second unit receives uncentred inputs and the objective sparsifies it
 until units die; behind a medium the stage input is centred by the calibration, while the
@@ -27,6 +30,7 @@ from typing import Any
 
 import torch
 
+from pnnkit.configtools import apply_overrides
 from pnnkit.experiment import TrainConfig, train
 
 #: periphery of the units per substrate (see the module docstring)
@@ -46,18 +50,25 @@ SWEEP: dict[str, dict[str, Any]] = {
 
 
 def run_one(
-    substrate: str, seed: int, epochs: int, variant: str, options: dict[str, Any], out: Path
+    substrate: str,
+    seed: int,
+    epochs: int,
+    variant: str,
+    options: dict[str, Any],
+    out: Path,
+    hidden: tuple[int, ...] = (256, 256),
 ) -> dict[str, Any]:
     torch.set_num_threads(1)  # the runs share the cores
     options = dict(options)
     activation = ACTIVATION.get(substrate, "relu")
     if options.pop("activation", None) == "swap":
         activation = "relu" if activation == "tanh" else "tanh"
-    slug = "".join(c if c.isalnum() else "-" for c in variant)
+    slug = "".join(c if c.isalnum() else "-" for c in variant) + "-" + "x".join(map(str, hidden))
     config = TrainConfig(
         task="unsupervised",
         substrate=substrate,
         dataset="digits",
+        hidden=list(hidden),
         epochs=epochs,
         seed=seed,
         activation=activation,
@@ -70,6 +81,7 @@ def run_one(
         "substrate": substrate,
         "seed": seed,
         "variant": variant,
+        "hidden": list(hidden),
         "activation": activation,
         **{f"probe_{k}": v for k, v in u["probe"].items()},
         **{f"nmi_{k}": v for k, v in u["nmi"].items()},
@@ -124,19 +136,35 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", choices=list(SWEEP), default=list(SWEEP))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256], help="unit widths")
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a MultiViewConfig setting for every run (gamma=0, lr=1e-3, estimator.sigma2=1)",
+    )
+    parser.add_argument("--name", default=None, help="results file unsupervised_NAME.json")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    options = apply_overrides({}, [f"rule.{a}" for a in args.assignments]).get("rule_options", {})
+    label = ", ".join(args.assignments) or "defaults"
     if args.sweep:
-        jobs = [(s, 0, v, SWEEP[v]) for s in args.substrates for v in args.variants]
+        jobs = [(s, 0, v, {**options, **SWEEP[v]}) for s in args.substrates for v in args.variants]
     else:
-        jobs = [(s, seed, "defaults", {}) for s in args.substrates for seed in args.seeds]
+        jobs = [(s, seed, label, options) for s in args.substrates for seed in args.seeds]
     start = time.perf_counter()
+    hidden = tuple(args.hidden)
     with ProcessPoolExecutor(args.workers) as pool:
         futures = [
-            pool.submit(run_one, s, seed, args.epochs, v, o, args.out) for s, seed, v, o in jobs
+            pool.submit(run_one, s, seed, args.epochs, v, o, args.out, hidden)
+            for s, seed, v, o in jobs
         ]
         rows = [f.result() for f in futures]
     name = "unsupervised_sweep.json" if args.sweep else "unsupervised.json"
+    if args.name:
+        name = f"unsupervised_{args.name}.json"
     (args.out / name).write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))
     print(f"\n{len(rows)} runs, {args.epochs} epochs each, {time.perf_counter() - start:.0f} s")
