@@ -38,7 +38,7 @@ from pnnkit.errors import BadMeasurementError, ConfigError, PnnkitError
 from pnnkit.experiment.config import TrainConfig, build_network
 from pnnkit.experiment.run import EVAL_CHUNK, TooManyBadMeasurementsError, evaluation_apart
 from pnnkit.faults import FaultSchedule
-from pnnkit.learning.pib import PIB, PIBConfig
+from pnnkit.learning.pib import PIB, PIBConfig, UnitPass
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput, measured
 from pnnkit.physics import Counters
 
@@ -83,16 +83,16 @@ def check_supported(config: TrainConfig) -> None:
 
 
 def pib_unit_step(
-    rule: PIB, k: int, h: Tensor, x_gram: Tensor | None, y_gram: Tensor
-) -> tuple[UnitOutput, float, float]:
+    rule: PIB, k: int, h: Tensor, x_gram: Tensor | None, y_gram: Tensor, labels: Tensor
+) -> tuple[UnitOutput, UnitPass]:
     """Unit ``k``'s part of :meth:`PIB.bottleneck_step` for one batch: its measurements
     (:meth:`PIB.measure_unit`), then its writes (:meth:`PIB.write_unit`), so a
     :class:`~pnnkit.errors.BadMeasurementError` leaves the unit as it was. ``x_gram`` is the
-    input's Gram matrix, or None to compress against the unit's own input. Returns the
-    measured pass and ``(I(X;T_k), I(T_k;Y))``."""
-    unit_pass = rule.measure_unit(k, h, x_gram, y_gram)
+    input's Gram matrix, or None to compress against the unit's own input; ``labels`` feed
+    the similarity and head terms. Returns the measured pass and what it called for."""
+    unit_pass = rule.measure_unit(k, h, x_gram, y_gram, labels)
     rule.write_unit(k, unit_pass)
-    return unit_pass.out, unit_pass.i_xt, unit_pass.i_ty
+    return unit_pass.out, unit_pass
 
 
 class Replica:
@@ -126,13 +126,15 @@ class Replica:
         return range(start, start + len(self.units[k].substrates))
 
     def unit_state(self, k: int) -> dict[str, Any]:
-        """Unit ``k``'s trained state: its hardware and conditioning, its optimiser, the
-        step count and, for the last unit, the readout and its optimiser."""
+        """Unit ``k``'s trained state: its hardware and conditioning, its optimiser, its
+        relevance head (None without one), the step count and, for the last unit, the readout
+        and its optimiser."""
         last = k == len(self.units) - 1
         rule_state = self.rule.state_dict()
         return {
             "unit": self.network.state_dict()["units"][k],
             "update": rule_state["unit_updates"][k],
+            "head": rule_state["unit_heads"][k] if "unit_heads" in rule_state else None,
             "step_count": self.rule.step_count,
             "readout": self.network.readout.state_dict() if last else None,
             "readout_optimizer": rule_state["readout_optimizer"] if last else None,
@@ -145,6 +147,8 @@ class Replica:
         for k, state in states.items():
             network_state["units"][k] = state["unit"]
             rule_state["unit_updates"][k] = state["update"]
+            if state.get("head") is not None:
+                rule_state["unit_heads"][k] = state["head"]
             rule_state["step_count"] = state["step_count"]
             if state["readout"] is not None:
                 network_state["readout"] = state["readout"]
@@ -247,7 +251,7 @@ class UnitWorker:
             self._inject(epoch)
             self.epoch = epoch
         rule = self.replica.rule
-        cfg, est = rule.config, rule.config.estimator
+        est = rule.config.estimator
         x, y = batch
         x = x.detach()
         stats: dict[str, Any] = {}
@@ -258,13 +262,13 @@ class UnitWorker:
             y_gram = est.label_gram(y, self.num_classes)
             x_gram = rule.step_input_gram(x)
             try:
-                out, i_xt, i_ty = pib_unit_step(
-                    rule, self.index, x if h is None else h, x_gram, y_gram
+                out, unit_pass = pib_unit_step(
+                    rule, self.index, x if h is None else h, x_gram, y_gram, y
                 )
             except BadMeasurementError as error:
                 stats["bad"] = f"unit {self.index + 1}: {error}"
             else:
-                stats = {"loss": cfg.gamma * i_xt - cfg.beta * i_ty, "i_xt": i_xt, "i_ty": i_ty}
+                stats = {"loss": unit_pass.loss, "i_xt": unit_pass.i_xt, "i_ty": unit_pass.i_ty}
                 if self.last:
                     stats["readout_loss"] = rule.readout_trainer.train(out.t, y, rule.lr_factor())
         rule.step_count += 1

@@ -121,15 +121,55 @@ class LearningRule(ABC):
         self.step_count = state["step_count"]
 
 
+def softmax_cross_entropy(
+    weight: Tensor,
+    bias: Tensor,
+    features: Tensor,
+    y: Tensor,
+    *,
+    weights: Tensor | None = None,
+    feature_grad: bool = False,
+) -> tuple[float, Tensor, Tensor | None]:
+    """Cross-entropy of a linear softmax classifier on length-normalised features, with its
+    gradients written out (no autograd).
+
+    With ``u = t / |t|``, ``p = softmax(W u + b)`` and sample weights ``w`` summing to 1 (``1/n``
+    each without ``weights``): ``dCE/dW = (w o (p - onehot(y)))^T u``, ``dCE/db`` its column
+    sums and, with ``feature_grad``, ``dCE/dt_i = (g_i - u_i (u_i . g_i)) / |t_i|`` with
+    ``g = (w o (p - onehot(y))) W``. Returns ``(loss, [dCE/dW, dCE/db] as one (classes, width +
+    1) array, dCE/dt or None)``; the features are treated as measured (detached)."""
+    with torch.no_grad():
+        t = features.detach()
+        length = torch.linalg.vector_norm(t, dim=1, keepdim=True).clamp_min_(NORM_EPS)
+        logits = torch.mm(t, weight.T).div_(length).add_(bias)
+        log_p = torch.log_softmax(logits, dim=1)
+        rows = torch.arange(y.shape[0], device=y.device)
+        picked = log_p[rows, y]
+        grad = log_p.exp_()
+        grad[rows, y] -= 1.0
+        if weights is None:
+            loss = -picked.mean()
+            grad.div_(y.shape[0])
+        else:
+            share = (weights / weights.sum()).to(log_p.dtype)
+            loss = -(share @ picked)
+            grad.mul_(share.unsqueeze(1))
+        grad_t = None
+        if feature_grad:
+            g_u = torch.mm(grad, weight)
+            u = t / length
+            grad_t = g_u.sub_(u * (u * g_u).sum(dim=1, keepdim=True)).div_(length)
+        grad_b = grad.sum(0)
+        grad_w = torch.mm(grad.div_(length).T, t)
+        return float(loss), torch.cat([grad_w, grad_b.unsqueeze(1)], 1), grad_t
+
+
 class LocalReadout:
     """The digital readout trained on its own: cross-entropy of ``network.logits`` on measured
     (detached) features, Adam (:class:`~pnnkit.learning.optim.UpdateRule`) at ``lr`` times the
-    rule's schedule factor. Every rule that trains its units locally trains the readout this
-    way. The gradient is written out (no autograd): with ``u = t / |t|`` the length-normalised
-    features, ``p = softmax(W u + b)`` and sample weights ``w`` summing to 1, ``dCE/dW = (w o (p
-    - onehot(y)))^T u`` and ``dCE/db`` its column sums; the lengths scale the ``(n, classes)``
-    arrays, so no ``(n, width)`` array is formed besides the features. The scores are those of
-    :meth:`~pnnkit.network.PhysicalNetwork.logits` (tested against it); labels are class
+    rule's schedule factor, with the gradient of :func:`softmax_cross_entropy` (written out; the
+    scores are those of :meth:`~pnnkit.network.PhysicalNetwork.logits`, tested against it).
+    Every rule that trains its units locally trains the readout this way; labels are class
     indices."""
 
     def __init__(self, network: PhysicalNetwork, lr: float) -> None:
@@ -142,30 +182,14 @@ class LocalReadout:
         """One step on measured ``features`` (n, width) and labels ``y``; returns the loss,
         the mean cross-entropy or, with per-sample ``weights``, ``sum_i w_i CE_i / sum_i w_i``."""
         readout = self.network.readout
+        loss, grad_wb, _ = softmax_cross_entropy(
+            readout.weight, readout.bias, features, y, weights=weights
+        )
         with torch.no_grad():
-            t = features.detach()
-            length = torch.linalg.vector_norm(t, dim=1, keepdim=True).clamp_min_(NORM_EPS)
-            logits = torch.mm(t, readout.weight.T).div_(length).add_(readout.bias)
-            log_p = torch.log_softmax(logits, dim=1)
-            rows = torch.arange(y.shape[0], device=y.device)
-            picked = log_p[rows, y]
-            grad = log_p.exp_()
-            grad[rows, y] -= 1.0
-            if weights is None:
-                loss = -picked.mean()
-                grad.div_(y.shape[0])
-            else:
-                share = (weights / weights.sum()).to(log_p.dtype)
-                loss = -(share @ picked)
-                grad.mul_(share.unsqueeze(1))
-            grad_b = grad.sum(0)
-            grad_w = torch.mm(grad.div_(length).T, t)
-            delta = self.update.delta(
-                torch.cat([grad_w, grad_b.unsqueeze(1)], 1), self.lr * lr_factor
-            )
+            delta = self.update.delta(grad_wb, self.lr * lr_factor)
             readout.weight.add_(delta[:, :-1])
             readout.bias.add_(delta[:, -1])
-        return float(loss)
+        return loss
 
     def state_dict(self) -> dict[str, Any]:
         """The readout's Adam moments and step count."""

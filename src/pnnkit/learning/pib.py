@@ -45,8 +45,20 @@ from pnnkit.info import (
     renyi_entropy,
     unit_normalize,
 )
-from pnnkit.learning.base import LocalStageConfig, LocalStageRule, StepStats
+from pnnkit.info.similarity import label_similarity, similarity_matching
+from pnnkit.learning.base import (
+    LocalStageConfig,
+    LocalStageRule,
+    StepStats,
+    softmax_cross_entropy,
+)
+from pnnkit.learning.optim import UpdateRule
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
+
+#: How the compression weight ``gamma`` is spread over the units (:class:`PIBConfig`).
+GAMMA_PROFILES: tuple[str, ...] = ("uniform", "rising")
+#: How the compression weight ``gamma`` changes over the run (:class:`PIBConfig`).
+GAMMA_SCHEDULES: tuple[str, ...] = ("constant", "ramp")
 
 #: The implementations :class:`BottleneckEstimator` can use (``entropy_method``).
 ESTIMATOR_METHODS: tuple[str, ...] = ("autograd", "closed_form", "lanczos")
@@ -223,6 +235,10 @@ class PIBConfig(LocalStageConfig):
     beta: float = 10.0
     gamma: float = 1.0
     compress_against: str = "input"
+    gamma_profile: str = "uniform"
+    gamma_schedule: str = "constant"
+    similarity_weight: float = 0.0
+    head_weight: float = 0.0
     estimator: BottleneckEstimator = field(default_factory=BottleneckEstimator)
     physics_lr: float = 0.0
     spsa_epsilon: float = 0.05
@@ -233,10 +249,20 @@ class PIBConfig(LocalStageConfig):
         super().validate()
         if not isinstance(self.estimator, BottleneckEstimator):
             raise ConfigError(f"estimator = {self.estimator!r} is invalid: must be a table")
-        if not self.beta > 0:
-            raise ConfigError(f"beta = {self.beta!r} is invalid: must be > 0")
-        if not self.gamma >= 0:
-            raise ConfigError(f"gamma = {self.gamma!r} is invalid: must be >= 0")
+        for name in ("beta", "gamma", "similarity_weight", "head_weight"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name} = {getattr(self, name)!r} is invalid: must be >= 0")
+        if not (self.beta > 0 or self.similarity_weight > 0 or self.head_weight > 0):
+            raise ConfigError(
+                "beta, similarity_weight and head_weight are all 0: a unit needs a relevance "
+                "term (set at least one > 0)"
+            )
+        for name, choices in (
+            ("gamma_profile", GAMMA_PROFILES),
+            ("gamma_schedule", GAMMA_SCHEDULES),
+        ):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name} = {getattr(self, name)!r}; choices: {list(choices)}")
         if not self.physics_lr >= 0:
             raise ConfigError(f"physics_lr = {self.physics_lr!r} is invalid: must be >= 0")
         if not self.spsa_epsilon > 0:
@@ -258,10 +284,63 @@ class UnitPass:
     i_xt: float
     i_ty: float
     loss: float
+    grad_head: Tensor | None = None
+
+
+class UnitHeads:
+    """A small digital linear softmax head per unit on its length-normalised measured output
+    (the extra relevance signal of Nokland & Eidnes, ICML 2019): ``(classes, width + 1)``
+    weights per unit (zero at the start), each with its own Adam. The heads only read
+    measurements and never touch the hardware; inference does not use them."""
+
+    def __init__(self, network: PhysicalNetwork, optimizer: str) -> None:
+        like = network.readout.weight
+        classes = network.readout.out_features
+        # zero weights: a softmax head's loss is convex in them, and a zero head sends no
+        # signal to its unit until it has learned something
+        self.weights = [
+            torch.zeros(classes, unit.out_features + 1, dtype=like.dtype, device=like.device)
+            for unit in network.units
+        ]
+        self.updates = [UpdateRule(optimizer) for _ in network.units]
+
+    def gradients(
+        self, k: int, t: Tensor, y: Tensor, weights: Tensor | None
+    ) -> tuple[float, Tensor, Tensor]:
+        """Head ``k``'s cross-entropy on the measured ``t``: ``(loss, dCE/d[W, b], dCE/dt)``."""
+        w = self.weights[k]
+        loss, grad_wb, grad_t = softmax_cross_entropy(
+            w[:, :-1], w[:, -1], t, y, weights=weights, feature_grad=True
+        )
+        assert grad_t is not None
+        return loss, grad_wb, grad_t
+
+    def apply(self, k: int, grad_wb: Tensor, lr: float) -> None:
+        """One Adam step of head ``k``."""
+        self.weights[k].add_(self.updates[k].delta(grad_wb, lr))
+
+    def state_dict(self) -> list[dict[str, Any]]:
+        """Per unit: the head's weights and its Adam state."""
+        return [
+            {"weight": w, "update": u.state_dict()}
+            for w, u in zip(self.weights, self.updates, strict=True)
+        ]
+
+    def load_state_dict(self, state: list[dict[str, Any]]) -> None:
+        """Restore :meth:`state_dict`."""
+        for k, saved in enumerate(state):
+            self.weights[k] = saved["weight"].clone().to(self.weights[k])
+            self.updates[k].load_state_dict(saved["update"])
 
 
 class PIB(LocalStageRule):
-    """Local, model-free training of every unit by its own information bottleneck."""
+    """Local, model-free training of every unit by its own information bottleneck.
+
+    Unit ``k``'s loss is ``gamma_k I(X;T_k) - beta I(T_k;Y)``, optionally with two more
+    relevance terms computed from its measured output and the labels only:
+    ``similarity_weight * ||S(T_k) - S(Y)||^2`` (:mod:`pnnkit.info.similarity`) and
+    ``head_weight * CE(head_k(T_k), Y)`` (:class:`UnitHeads`). ``gamma_k`` follows
+    ``gamma_profile`` over the units and ``gamma_schedule`` over the run."""
 
     name = "pib"
     model_free = True
@@ -269,16 +348,32 @@ class PIB(LocalStageRule):
     def __init__(self, network: PhysicalNetwork, config: PIBConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
         self.config: PIBConfig = config
+        self.heads = UnitHeads(network, config.optimizer) if config.head_weight > 0 else None
+
+    def unit_gamma(self, k: int) -> float:
+        """The compression weight of unit ``k`` at the current step: ``gamma``, times
+        ``(k + 1) / K`` for the ``rising`` profile (early units keep their input information:
+        InfoPro, Wang et al., ICLR 2021), times the fraction of the run done for the ``ramp``
+        schedule."""
+        cfg = self.config
+        gamma = cfg.gamma
+        if cfg.gamma_profile == "rising":
+            gamma *= (k + 1) / len(self.network.units)
+        if cfg.gamma_schedule == "ramp":
+            gamma *= min(1.0, self.step_count / max(self.total_steps, 1))
+        return gamma
 
     def local_gradient(
-        self, x_gram: Tensor, t: Tensor, y_gram: Tensor
+        self, x_gram: Tensor, t: Tensor, y_gram: Tensor, gamma: float | None = None
     ) -> tuple[Tensor, float, float]:
-        """``dL_k/dT_k`` from a measured output ``t`` (a detached copy: nothing flows upstream)."""
+        """``dL/dT`` of the bottleneck ``gamma I(X;T) - beta I(T;Y)`` at a measured output
+        ``t`` (a detached copy: nothing flows upstream); ``gamma`` defaults to the config's."""
         cfg = self.config
-        return cfg.estimator.loss_gradient(x_gram, t, y_gram, cfg.gamma, cfg.beta)
+        gamma = cfg.gamma if gamma is None else gamma
+        return cfg.estimator.loss_gradient(x_gram, t, y_gram, gamma, cfg.beta)
 
     def local_loss(self, x_gram: Tensor, t: Tensor, y_gram: Tensor) -> float:
-        """``L_k`` of a measured output (no gradient)."""
+        """The bottleneck ``gamma I(X;T) - beta I(T;Y)`` of a measured output (no gradient)."""
         with torch.no_grad():
             i_xt, i_ty = self.config.estimator.terms(x_gram, t, y_gram)
         return float(self.config.gamma * i_xt - self.config.beta * i_ty)
@@ -316,14 +411,21 @@ class PIB(LocalStageRule):
     def train_step(self, x: Tensor, y: Tensor) -> StepStats:
         y_gram = self.config.estimator.label_gram(y, self.network.readout.out_features)
         return self.bottleneck_step(
-            x, y_gram, lambda t: self.readout_trainer.train(t, y, self.lr_factor())
+            x, y_gram, lambda t: self.readout_trainer.train(t, y, self.lr_factor()), labels=y
         )
 
     def bottleneck_step(
-        self, x: Tensor, y_gram: Tensor, train_readout: Callable[[Tensor], float]
+        self,
+        x: Tensor,
+        y_gram: Tensor,
+        train_readout: Callable[[Tensor], float],
+        *,
+        labels: Tensor | None = None,
+        weights: Tensor | None = None,
     ) -> StepStats:
         """One PIB step against the label Gram ``y_gram``; ``train_readout`` takes the last
-        unit's measured output and returns the readout loss.
+        unit's measured output and returns the readout loss. ``labels`` (and optional sample
+        ``weights``) feed the similarity and head terms when they are on.
 
         Every measurement comes before any write: unit ``k + 1`` is fed unit ``k``'s output
         measured before unit ``k`` is updated, as in a layer-by-layer step, so the order
@@ -335,7 +437,7 @@ class PIB(LocalStageRule):
         passes: list[UnitPass] = []
         h = x.detach()
         for k in range(len(self.network.units)):
-            passes.append(self.measure_unit(k, h, x_gram, y_gram))
+            passes.append(self.measure_unit(k, h, x_gram, y_gram, labels, weights))
             stats.loss += passes[-1].loss
             stats.i_xt.append(passes[-1].i_xt)
             stats.i_ty.append(passes[-1].i_ty)
@@ -353,24 +455,64 @@ class PIB(LocalStageRule):
             return None
         return self.config.estimator.input_gram(x)
 
-    def measure_unit(self, k: int, h: Tensor, x_gram: Tensor | None, y_gram: Tensor) -> UnitPass:
+    def measure_unit(
+        self,
+        k: int,
+        h: Tensor,
+        x_gram: Tensor | None,
+        y_gram: Tensor,
+        labels: Tensor | None = None,
+        weights: Tensor | None = None,
+    ) -> UnitPass:
         """Unit ``k``'s measurements for one batch and the updates they call for, with nothing
-        written yet: the pass on its input ``h``, ``dL_k/dT_k``, and (route (c)) the SPSA
-        estimate for its physics."""
+        written yet: the pass on its input ``h``, ``dL_k/dT_k`` (the bottleneck plus the
+        similarity and head terms that are on, which need ``labels``), and (route (c)) the
+        SPSA estimate for its physics."""
         cfg = self.config
         unit = self.network.units[k]
         out = unit.measure(h)  # one physical query per sample and substrate
         gram = x_gram if x_gram is not None else cfg.estimator.input_gram(h)
-        grad_t, i_xt, i_ty = self.local_gradient(gram, out.t, y_gram)
+        gamma = self.unit_gamma(k)
+        grad_t, i_xt, i_ty = self.local_gradient(gram, out.t, y_gram, gamma)
+        loss = gamma * i_xt - cfg.beta * i_ty
+        grad_head = None
+        if cfg.similarity_weight > 0 or self.heads is not None:
+            if labels is None:
+                raise ConfigError(
+                    "similarity_weight and head_weight need class labels; this task gives "
+                    "none (set both to 0)"
+                )
+            if cfg.similarity_weight > 0:
+                target = label_similarity(labels, self.network.readout.out_features, out.t.dtype)
+                sim_loss, sim_grad = similarity_matching(out.t, target)
+                grad_t = grad_t.add_(sim_grad, alpha=cfg.similarity_weight)
+                loss += cfg.similarity_weight * sim_loss
+            if self.heads is not None:
+                head_loss, grad_head, head_grad_t = self.heads.gradients(k, out.t, labels, weights)
+                grad_t = grad_t.add_(head_grad_t, alpha=cfg.head_weight)
+                loss += cfg.head_weight * head_loss
         grad_theta = (
             self.spsa_gradient(unit, h, gram, y_gram) if self.trains_physics(unit) else None
         )
-        return UnitPass(out, grad_t, grad_theta, i_xt, i_ty, cfg.gamma * i_xt - cfg.beta * i_ty)
+        return UnitPass(out, grad_t, grad_theta, i_xt, i_ty, loss, grad_head)
 
     def write_unit(self, k: int, unit_pass: UnitPass) -> None:
-        """Program unit ``k``'s stage (and physics) from its measured pass."""
+        """Program unit ``k``'s stage (and physics) from its measured pass, and step its head."""
         factor = self.lr_factor()
         self.write_stage(k, unit_pass.out, unit_pass.grad_t, self.config.lr * factor)
         if unit_pass.grad_theta is not None:
             physics = self.network.units[k].physics
             physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)  # type: ignore[union-attr]
+        if self.heads is not None and unit_pass.grad_head is not None:
+            self.heads.apply(k, unit_pass.grad_head, self.config.readout_lr * factor)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.heads is not None:
+            state["unit_heads"] = self.heads.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if self.heads is not None and "unit_heads" in state:
+            self.heads.load_state_dict(state["unit_heads"])

@@ -78,7 +78,9 @@ class WeightedPIB(PIB):
         if weights is None:
             return super().train_step(x, y)
         y_gram = weighted_label_gram(y, weights, self.network.readout.out_features)
-        return self.bottleneck_step(x, y_gram, lambda t: self.readout_step(t, y, weights))
+        return self.bottleneck_step(
+            x, y_gram, lambda t: self.readout_step(t, y, weights), labels=y, weights=weights
+        )
 
     def readout_step(self, features: Tensor, y: Tensor, weights: Tensor | None = None) -> float:
         """One Adam step of the readout on measured ``features``: the (weighted) cross-entropy,
