@@ -53,8 +53,11 @@ def test_train_json_summary_and_run_folder(tmp_path, capsys):
         "crossbar",
         "iris",
     )
-    # PIB: one query per sample per unit per epoch (112 training samples of iris at 25% test)
-    assert summary["physical_queries"] == 3 * 112 * 2
+    # PIB: one query per sample per unit per epoch (iris at 25% test, 10% of the rest for
+    # validation: 100 training samples)
+    n_train = summary["dataset_summary"]["n_train"]
+    assert n_train == 100 and summary["dataset_summary"]["n_val"] == 12
+    assert summary["physical_queries"] == 3 * n_train * 2
     folder = RunFolder(out)
     config = json.loads(folder.config.read_text())
     assert config["substrate_options"]["levels"] == 64  # resolved defaults are saved
@@ -231,8 +234,9 @@ def test_physics_substrates_train_end_to_end(tmp_path, capsys, substrate):
     assert code == 0
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert (summary["substrate"], summary["stage"]) == (substrate, "ideal")
-    # calibration (32 samples x 2 physics passes + 1 stage pass) + 3 epochs x 112 x 4 passes
-    assert summary["physical_queries"] == 32 * 3 + 3 * 112 * 4
+    # calibration (32 samples x 2 physics passes + 1 stage pass) + 3 epochs x n_train x 4 passes
+    n_train = summary["dataset_summary"]["n_train"]
+    assert summary["physical_queries"] == 32 * 3 + 3 * n_train * 4
     state = torch.load(RunFolder(tmp_path).checkpoint, weights_only=True)
     assert state["network"]["units"][0]["p_mean"] is not None
 

@@ -78,13 +78,20 @@ def test_show_prints_the_values_of_the_summary(runs, capsys):
     assert out.splitlines()[0] == f"run {runs['pib']}: finished, 2 epochs"
     assert field(out, "method") == "pib" and field(out, "substrate") == "crossbar"
     assert field(out, "task") == "supervised"
-    n_train, n_test = s["dataset_summary"]["n_train"], s["dataset_summary"]["n_test"]
-    assert field(out, "dataset").startswith(f"iris ({n_train} train / {n_test} test")
+    sizes = s["dataset_summary"]
+    n_train, n_val, n_test = sizes["n_train"], sizes["n_val"], sizes["n_test"]
+    assert n_val > 0  # the default holds out a validation split
+    assert field(out, "dataset").startswith(f"iris ({n_train} train / {n_val} val / {n_test} test")
     best = max(metrics, key=lambda m: m["test_accuracy"])
     assert field(out, "test accuracy") == (
         f"{s['test_accuracy']:.4f} final, {best['test_accuracy']:.4f} best (epoch {best['epoch']})"
     )
     assert field(out, "train accuracy") == f"{s['train_accuracy']:.4f} final"
+    best_val = max(metrics, key=lambda m: m["val_accuracy"])
+    assert field(out, "val accuracy") == (
+        f"{s['val_accuracy']:.4f} final, {best_val['val_accuracy']:.4f} best "
+        f"(epoch {best_val['epoch']})"
+    )
     assert field(out, "physical queries") == f"{s['physical_queries']:,}"
     assert field(out, "device writes") == f"{s['device_writes']:,}"
     assert field(out, "evaluation queries") == f"{s['evaluation_queries']:,}"
@@ -193,7 +200,8 @@ def test_compare_lists_every_run_with_its_numbers_and_plots_the_curves(runs, cap
         row = next(line.split() for line in lines if line.startswith(name + " "))
         assert row[1:5] == [s["method"], s["substrate"], "iris", "0"]
         assert row[5] == "2/2" and row[8] == f"{s['test_accuracy']:.4f}"
-        assert row[11] == f"{s['physical_queries']:,}" and row[12] == f"{s['device_writes']:,}"
+        assert row[11] == f"{s['val_accuracy']:.4f}"
+        assert row[12] == f"{s['physical_queries']:,}" and row[13] == f"{s['device_writes']:,}"
     assert "note:" not in out  # same task
     assert lines[-1] == f"plot: {plot}" and plot.read_bytes()[:8] == PNG
 

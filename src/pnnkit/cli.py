@@ -24,6 +24,32 @@ def _hidden(text: str) -> list[int]:
     return widths
 
 
+def _add_validation_arguments(
+    parser: argparse.ArgumentParser, *, val_fraction: float | None, select: str | None
+) -> None:
+    """``--val-fraction`` and ``--select``, with these defaults (None: only an explicit flag
+    overrides a ``--config`` file)."""
+    from pnnkit.experiment import TrainConfig
+    from pnnkit.experiment.config import SELECTIONS
+
+    d = TrainConfig()
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=val_fraction,
+        metavar="F",
+        help=f"fraction of the training split held out for validation, stratified; 0 turns "
+        f"it off (default {d.val_fraction}; the unsupervised task ignores it)",
+    )
+    parser.add_argument(
+        "--select",
+        choices=SELECTIONS,
+        default=select,
+        help="which epoch's test accuracy to report: the last (default) or that of the "
+        "epoch with the best validation accuracy (best-val)",
+    )
+
+
 def _add_train_arguments(parser: argparse.ArgumentParser, *, run: bool = True) -> None:
     """The settings of a training run. A flag whose ``dest`` is a :class:`TrainConfig` field
     must default to None (``action="store_true", default=None`` for a switch): only the flags
@@ -82,6 +108,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser, *, run: bool = True) -
         help="hardware faults to inject, e.g. 'stuck:0.2@epoch=30' or "
         "'dead_camera:0.1;phase_drift:0.02/epoch' (see pnnkit.faults.spec)",
     )
+    _add_validation_arguments(parser, val_fraction=None, select=None)
     parser.add_argument("--epochs", type=int, help=f"(default {d.epochs})")
     parser.add_argument("--batch-size", type=int, help=f"(default {d.batch_size})")
     parser.add_argument("--seed", type=int, help=f"(default {d.seed})")
@@ -363,10 +390,23 @@ def _add_results_verbs(verbs: argparse._SubParsersAction) -> None:
 def _format_summary(s: dict[str, Any]) -> str:
     if s.get("task") == "unsupervised":
         return _format_unsupervised(s)
+    test = f"{s['test_accuracy']:.4f}"
+    if s.get("select") == "best-val":
+        test += (
+            f" (epoch {s['selected_epoch']}, best validation; last epoch "
+            f"{s['last_test_accuracy']:.4f})"
+        )
+    val = []
+    if s.get("val_accuracy") is not None:
+        val = [
+            f"  val accuracy       {s['val_accuracy']:.4f} (best {s['best_val_accuracy']:.4f}, "
+            f"epoch {s['best_val_epoch']})"
+        ]
     return "\n".join(
         [
             f"{s['method']} on {s['substrate']}, {s['dataset']}, seed {s['seed']}",
-            f"  test accuracy      {s['test_accuracy']:.4f}",
+            f"  test accuracy      {test}",
+            *val,
             f"  train accuracy     {s['train_accuracy']:.4f}",
             f"  physical queries   {s['physical_queries']:,}",
             f"  device writes      {s['device_writes']:,}",
@@ -418,7 +458,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         )
         rows.append(train(config, progress=not args.quiet, overwrite=True))
     print()
-    print("pnnkit demo: sklearn digits, 25% test split, units 256,256, seed", args.seed)
+    print(
+        f"pnnkit demo: sklearn digits, 25% test split ({TrainConfig().val_fraction:.0%} of "
+        f"the rest for validation), units 256,256, seed {args.seed}"
+    )
     header = (
         f"{'method':<10}{'substrate':<11}{'test acc':>9}{'queries':>12}{'writes':>14}{'wall s':>8}"
     )
@@ -449,6 +492,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         hidden=args.hidden,
         stage=args.stage,
+        val_fraction=args.val_fraction,
+        select=args.select,
         overrides=args.set,
         workers=args.workers,
         out=args.out,
@@ -480,6 +525,7 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--hidden", type=_hidden, default=d.hidden, help="unit widths (256,256)")
     parser.add_argument("--stage", default=d.stage, help="stage after non-linear physics")
+    _add_validation_arguments(parser, val_fraction=d.val_fraction, select=d.select)
     parser.add_argument(
         "--set",
         action="append",
@@ -508,6 +554,8 @@ def _cmd_faults(args: argparse.Namespace) -> int:
         seeds=args.seeds or d.seeds,
         epochs=args.epochs,
         hidden=args.hidden,
+        val_fraction=args.val_fraction,
+        select=args.select,
         overrides=args.set,
         workers=args.workers,
         out=args.out,
@@ -540,6 +588,7 @@ def _add_faults_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", help="(default: 0 1 2)")
     parser.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
     parser.add_argument("--hidden", type=_hidden, default=d.hidden, help="unit widths")
+    _add_validation_arguments(parser, val_fraction=d.val_fraction, select=d.select)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--workers", type=int, default=d.workers)
     parser.add_argument("--out", default=d.out, help=f"results folder (default {d.out})")

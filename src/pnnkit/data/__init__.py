@@ -23,11 +23,14 @@ A dataset spec is one of
 
 :func:`load_dataset` splits the samples into a stratified train/test pair (every class keeps its
 share in both) -- except for datasets with their own split (``mnist1d``, the ``DIR`` specs and an
-``npz`` file holding a split), which keep it and ignore ``test_size``. Image pixels are scaled to
+``npz`` file holding a split), which keep it and ignore ``test_size``. With ``val_fraction > 0``
+a stratified validation split (``x_val``, ``y_val``) is then carved out of the training split,
+seeded apart from the test split and disjoint from both others. Image pixels are scaled to
 [0, 1] and flattened to one row per image. By default each feature is then standardised to zero
-mean and unit variance using statistics of the **training split only**, so no information leaks
-from the test split. A feature that is constant on the training split is only centred (its scale
-is taken as 1), so it becomes exactly zero on the training split and never produces NaN or Inf.
+mean and unit variance using statistics of the **training split only** (without its
+validation part), so no information leaks from the validation or test split. A feature that is
+constant on the training split is only centred (its scale is taken as 1), so it becomes exactly
+zero on the training split and never produces NaN or Inf.
 """
 
 from __future__ import annotations

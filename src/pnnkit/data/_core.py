@@ -19,7 +19,7 @@ _PLACEHOLDER = {"csv": "PATH", "npz": "PATH"}
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A labelled dataset split into training and test tensors.
+    """A labelled dataset split into training, validation and test tensors.
 
     Attributes:
         name: the spec it was loaded from (``digits``, ``iris``, ``csv:PATH``).
@@ -29,6 +29,10 @@ class Dataset:
         y_test: int64 class ids of the test split, shape ``(n_test,)``.
         class_names: the original label of each class as text; index = class id.
         feature_names: one name per feature column.
+        x_val: float32 features of the validation split, shape ``(n_val, d)``: a stratified
+            part carved out of the training split (see :func:`load_dataset`); ``(0, d)`` when
+            there is none (the default).
+        y_val: int64 class ids of the validation split, shape ``(n_val,)``.
     """
 
     name: str
@@ -38,10 +42,21 @@ class Dataset:
     y_test: torch.Tensor
     class_names: tuple[str, ...]
     feature_names: tuple[str, ...]
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         d = len(self.feature_names)
-        splits = (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test))
+        if (self.x_val is None) != (self.y_val is None):
+            raise ShapeError("x_val and y_val must be given together (or both left out)")
+        if self.x_val is None:  # no validation split: empty tensors, so code needs no None case
+            object.__setattr__(self, "x_val", torch.zeros(0, d, dtype=self.x_train.dtype))
+            object.__setattr__(self, "y_val", torch.zeros(0, dtype=self.y_train.dtype))
+        splits = (
+            ("train", self.x_train, self.y_train),
+            ("val", self.x_val, self.y_val),
+            ("test", self.x_test, self.y_test),
+        )
         for split, x, y in splits:
             if x.dim() != 2 or x.shape[1] != d:
                 raise ShapeError(
@@ -64,11 +79,17 @@ class Dataset:
         """Number of classes ``C``."""
         return len(self.class_names)
 
+    @property
+    def has_val(self) -> bool:
+        """Whether the dataset has a (non-empty) validation split."""
+        return int(self.y_val.shape[0]) > 0
+
     def summary(self) -> dict[str, Any]:
         """A JSON-serialisable description: name, split sizes, features and classes."""
         return {
             "name": self.name,
             "n_train": int(self.x_train.shape[0]),
+            "n_val": int(self.y_val.shape[0]),
             "n_test": int(self.x_test.shape[0]),
             "num_features": self.num_features,
             "num_classes": self.num_classes,
@@ -93,12 +114,21 @@ def load_dataset(
     seed: int = 0,
     label_column: str | None = None,
     standardize: bool = True,
+    val_fraction: float = 0.0,
 ) -> Dataset:
     """Load a dataset by spec, split it (stratified, seeded) and optionally standardise it.
 
     Datasets that define their own train/test split keep it and ignore ``test_size``: ``mnist1d``
     (its 80/20 split), ``mnist:DIR``, ``fashion-mnist:DIR``, ``cifar10:DIR`` and an ``npz:PATH``
     file holding ``x_train``/``y_train``/``x_test``/``y_test``. All others are split here.
+
+    With ``val_fraction > 0`` a validation split is then carved out of the training split
+    (whichever way that came about): stratified, drawn with a random stream derived from
+    ``seed`` but apart from the train/test split's, and disjoint from both other splits. It
+    is carved before the standardisation statistics are computed, so they come from the
+    remaining training split alone and nothing of the validation (or test) split leaks into
+    them. ``val_fraction = 0`` (the default) gives an empty validation split and exactly the
+    training and test splits of earlier versions.
 
     Args:
         spec: one of :func:`available_datasets` (see the :mod:`pnnkit.data` docstring).
@@ -108,14 +138,17 @@ def load_dataset(
         label_column: label column of a CSV file (see :func:`load_csv`); only for ``csv:`` specs.
         standardize: scale each feature to zero mean and unit variance with training-split
             statistics; features constant on the training split are only centred.
+        val_fraction: fraction of the training split held out for validation, in [0, 1).
 
     Raises:
-        DataError: unknown spec, unusable or missing file, a missing optional package, or a class
-            with fewer than 2 samples.
-        ConfigError: ``test_size`` outside (0, 1), a bad ``seed``, or ``label_column`` given for
-            a dataset that is not a CSV file.
+        DataError: unknown spec, unusable or missing file, a missing optional package, a class
+            with fewer than 2 samples, or a ``val_fraction`` that leaves a class of the training
+            split without a sample in the validation or the remaining training split.
+        ConfigError: ``test_size`` outside (0, 1), ``val_fraction`` outside [0, 1), a bad
+            ``seed``, or ``label_column`` given for a dataset that is not a CSV file.
     """
     _check_test_size(test_size)
+    check_val_fraction(val_fraction)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**32:
         raise ConfigError(f"seed = {seed!r} is invalid: must be an integer in [0, 2**32)")
     if not isinstance(spec, str):
@@ -127,18 +160,27 @@ def load_dataset(
         x_tr, x_te, y_tr, y_te = _split(x, y, class_names, test_size, int(seed), name)
     else:
         x_tr, x_te, y_tr, y_te = x, x_test, y, y_test
+    x_va, y_va = x_tr[:0], y_tr[:0]
+    if val_fraction > 0:
+        x_tr, x_va, y_tr, y_va = _split_val(
+            x_tr, y_tr, class_names, float(val_fraction), int(seed), name
+        )
     if standardize:
-        x_tr, x_te = _standardise(x_tr, x_te)
-    xt_tr = _to_float32(x_tr, feature_names, name)
-    xt_te = _to_float32(x_te, feature_names, name)
+        x_tr, x_va, x_te = _standardise(x_tr, x_va, x_te)
+
+    def labels(values: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(values, dtype=np.int64))
+
     return Dataset(
         name=name,
-        x_train=xt_tr,
-        y_train=torch.from_numpy(np.ascontiguousarray(y_tr, dtype=np.int64)),
-        x_test=xt_te,
-        y_test=torch.from_numpy(np.ascontiguousarray(y_te, dtype=np.int64)),
+        x_train=_to_float32(x_tr, feature_names, name),
+        y_train=labels(y_tr),
+        x_test=_to_float32(x_te, feature_names, name),
+        y_test=labels(y_te),
         class_names=tuple(class_names),
         feature_names=tuple(feature_names),
+        x_val=_to_float32(x_va, feature_names, name),
+        y_val=labels(y_va),
     )
 
 
@@ -251,6 +293,78 @@ def _check_test_size(test_size: object) -> None:
         )
 
 
+def check_val_fraction(val_fraction: object) -> None:
+    """Raise :class:`ConfigError` unless ``val_fraction`` is a number in [0, 1)."""
+    ok = (
+        not isinstance(val_fraction, bool)
+        and isinstance(val_fraction, int | float | np.integer | np.floating)
+        and math.isfinite(float(val_fraction))
+        and 0.0 <= float(val_fraction) < 1.0
+    )
+    if not ok:
+        raise ConfigError(
+            f"val_fraction = {val_fraction!r} is invalid: must be a number in [0, 1) "
+            "(0 turns the validation split off)"
+        )
+
+
+#: the validation split is drawn from its own stream of the seed, apart from the test split's
+_VAL_STREAM = 1
+
+
+def val_random_state(seed: int) -> int:
+    """The ``random_state`` of the validation split of ``seed``: derived from the seed, but a
+    stream apart from the train/test split's (which uses ``seed`` itself)."""
+    return int(np.random.SeedSequence([seed, _VAL_STREAM]).generate_state(1)[0])
+
+
+def _split_val(
+    x: np.ndarray,
+    y: np.ndarray,
+    class_names: tuple[str, ...],
+    val_fraction: float,
+    seed: int,
+    name: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Carve a stratified validation split out of the training split ``(x, y)``:
+    ``(x_train, x_val, y_train, y_val)``. Every class of the training split must keep at
+    least one sample on each side, or a :class:`DataError` names the counts and classes."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y, minlength=len(class_names))
+    present = np.flatnonzero(counts)
+    n = len(y)
+    n_val = math.ceil(val_fraction * n)
+    n_rest = n - n_val
+
+    def refuse(detail: str) -> DataError:
+        return DataError(
+            f"{name}: val_fraction = {val_fraction!r} puts {n_val} of the {n} training samples "
+            f"in the validation split and {n_rest} in the training split; every one of the "
+            f"{len(present)} classes of the training split needs at least one sample in both "
+            f"({detail}); use a larger val_fraction, more data, or val_fraction = 0"
+        )
+
+    scarce = [k for k in present if counts[k] < 2]
+    if scarce:
+        listed = ", ".join(f"{class_names[k]!r}" for k in scarce[:10])
+        raise refuse(f"class(es) {listed} have a single training sample")
+    if n_val < len(present) or n_rest < len(present):
+        raise refuse(f"{min(n_val, n_rest)} samples cannot hold {len(present)} classes")
+    try:
+        x_tr, x_va, y_tr, y_va = train_test_split(
+            x, y, test_size=n_val, random_state=val_random_state(seed), stratify=y
+        )
+    except ValueError as exc:  # a split sklearn refuses that the checks above did not foresee
+        raise refuse(f"scikit-learn: {exc}") from None
+    for part, labels in (("validation", y_va), ("training", y_tr)):
+        missing = sorted(set(present.tolist()) - set(np.unique(labels).tolist()))
+        if missing:
+            listed = ", ".join(f"{class_names[k]!r}" for k in missing[:10])
+            raise refuse(f"class(es) {listed} got no sample in the {part} split")
+    return x_tr, x_va, y_tr, y_va
+
+
 def _split(
     x: np.ndarray,
     y: np.ndarray,
@@ -286,8 +400,9 @@ def _split(
     return x_tr, x_te, y_tr, y_te
 
 
-def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scale both splits with the training split's mean and standard deviation (population).
+def _standardise(x_train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Scale the training split and the ``others`` (validation, test) with the training split's
+    mean and standard deviation (population).
 
     A feature whose magnitudes are extreme (above 1e150 or below 1e-150, where the squares in
     the variance overflow or underflow in float64) is first divided by its largest magnitude,
@@ -297,10 +412,10 @@ def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, n
         largest = np.max(np.abs(x_train), axis=0)
         extreme = np.isfinite(largest) & ((largest > 1e150) | ((largest < 1e-150) & (largest > 0)))
         scale = np.where(extreme, largest, 1.0)
-        x_train, x_test = x_train / scale, x_test / scale
+        x_train = x_train / scale
         mean = np.where(constant, x_train[0], x_train.mean(axis=0))
         std = np.where(constant, 1.0, x_train.std(axis=0))
-        return (x_train - mean) / std, (x_test - mean) / std
+        return ((x_train - mean) / std, *((x / scale - mean) / std for x in others))
 
 
 def _to_float32(x: np.ndarray, feature_names: tuple[str, ...], name: str) -> torch.Tensor:

@@ -410,6 +410,7 @@ class _Pipeline:
             loss=progress.mean("loss"),
             readout_loss=progress.mean("readout_loss"),
             train_accuracy=last["train_accuracy"],
+            **({"val_accuracy": last["val_accuracy"]} if "val_accuracy" in last else {}),
             test_accuracy=last["test_accuracy"],
         )
         if self.bar is not None:
@@ -591,9 +592,11 @@ class _Pipeline:
                     "x_train": data.x_train,
                     "x_test": data.x_test,
                     "x_info": x_info,
+                    "x_val": data.x_val,
                     "y_info": data.y_train[: len(x_info)],
                     "y_train": data.y_train,
                     "y_test": data.y_test,
+                    "y_val": data.y_val,
                 }
             )
             self.bar = tqdm(

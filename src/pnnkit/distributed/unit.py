@@ -279,17 +279,19 @@ class UnitWorker:
     def evaluate(
         self, message: int, epoch: int, data: dict[str, Tensor], h: tuple[Tensor, ...] | None
     ) -> tuple[tuple[Tensor, ...] | None, dict[str, Any]]:
-        """Measure the training, test and information-plane inputs at this unit's current
-        state, costs apart (:func:`~pnnkit.experiment.run.evaluation_apart`: counters and
-        noise streams restored), in the order and chunks the sequential evaluation uses.
-        ``data`` holds ``x_train``, ``x_test``, ``x_info``, ``y_info``, ``y_train``,
-        ``y_test``; ``h`` the previous unit's outputs for the three inputs. Returns this unit's
-        outputs (None from the last unit, which reports accuracies instead) and its stats
+        """Measure the training, test, information-plane and validation inputs at this unit's
+        current state, costs apart (:func:`~pnnkit.experiment.run.evaluation_apart`: counters
+        and noise streams restored), in the order and chunks the sequential evaluation uses.
+        ``data`` holds ``x_train``, ``x_test``, ``x_info``, ``x_val``, ``y_info``, ``y_train``,
+        ``y_test``, ``y_val`` (the validation split may be empty: then it is not measured);
+        ``h`` the previous unit's outputs for the four inputs. Returns this unit's outputs
+        (None from the last unit, which reports accuracies instead) and its stats
         (``seconds``: the time the unit spent on them)."""
         began = time.perf_counter()
         self._check_ready()
         inputs = h if h is not None else (data["x_train"], data["x_test"], data["x_info"])
-        h_train, h_test, h_info = inputs
+        h_train, h_test, h_info = inputs[:3]
+        h_val = inputs[3] if len(inputs) > 3 else data["x_val"]
         training = self.counters()
         spent = Counters()
         est = self.replica.rule.config.estimator
@@ -302,6 +304,10 @@ class UnitWorker:
             t_info = self._output(h_info, "information plane")
             with torch.no_grad():
                 i_xt, i_ty = est.terms(x_gram, t_info, y_gram)
+            t_val = [
+                self._output(c, "validation accuracy")
+                for c in (h_val.split(EVAL_CHUNK) if len(h_val) else ())
+            ]
         stats: dict[str, Any] = {
             "i_xt": float(i_xt),
             "i_ty": float(i_ty),
@@ -313,10 +319,13 @@ class UnitWorker:
         if self.last:
             stats["train_accuracy"] = self._accuracy(t_train, data["y_train"])
             stats["test_accuracy"] = self._accuracy(t_test, data["y_test"])
+            if t_val:
+                stats["val_accuracy"] = self._accuracy(t_val, data["y_val"])
         stats["seconds"] = time.perf_counter() - began
         if self.last:
             return None, stats
-        return (torch.cat(t_train), torch.cat(t_test), t_info), stats
+        h_out = torch.cat(t_val) if t_val else h_val.new_zeros(0, self.unit.out_features)
+        return (torch.cat(t_train), torch.cat(t_test), t_info, h_out), stats
 
     def _output(self, h: Tensor, what: str) -> Tensor:
         """The unit's output for one evaluation pass, measured again while it is bad (at most

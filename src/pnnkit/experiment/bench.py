@@ -5,7 +5,8 @@ A grid of methods x substrates x datasets x seeds; every cell is an ordinary tra
 size. Pairs a method cannot train (backprop on a substrate without an exact model, equilibrium
 propagation on anything but an energy-based system, ...) are listed as skipped with the rule's
 own reason. Results: ``runs.csv`` (one row per run), ``bench.csv`` and ``bench.md`` (mean and
-standard deviation over seeds per cell), and ``accuracy_vs_queries.png``.
+standard deviation over seeds per cell of the test accuracy, and of the validation accuracy when
+the runs hold out a validation split), and ``accuracy_vs_queries.png``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ RUN_COLUMNS = [
     "seed",
     "epochs",
     "test_accuracy",
+    "val_accuracy",
     "train_accuracy",
+    "selected_epoch",
     "physical_queries",
     "device_writes",
     "digital_seconds",
@@ -55,6 +58,8 @@ CELL_COLUMNS = [
     "runs",
     "test_accuracy_mean",
     "test_accuracy_std",
+    "val_accuracy_mean",
+    "val_accuracy_std",
     "physical_queries",
     "device_writes",
     "digital_seconds",
@@ -70,7 +75,9 @@ class BenchConfig:
     substrates x 3 seeds on digits (51 runs: backprop refuses the crossbar), finishes within
     15 minutes on 2 cores; the local rules' defaults were tuned at 30 epochs. ``overrides`` are
     ``--set KEY=VALUE`` settings applied to every run; ``workers`` runs train in parallel,
-    one thread each.
+    one thread each. ``val_fraction`` and ``select`` are those of every run (see
+    :class:`TrainConfig`): by default 10% of each training split is held out for validation and
+    the last epoch's test accuracy is reported.
     """
 
     methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
@@ -81,6 +88,8 @@ class BenchConfig:
     batch_size: int = 256
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     stage: str = "ideal"
+    val_fraction: float = 0.1
+    select: str = "last"
     overrides: list[str] = field(default_factory=list)
     workers: int = 2
     out: str = "runs/bench"
@@ -116,6 +125,8 @@ class BenchConfig:
             batch_size=self.batch_size,
             hidden=list(self.hidden),
             stage=self.stage,
+            val_fraction=self.val_fraction,
+            select=self.select,
             out=str(folder),
         ).with_overrides(self.overrides)
         config.validate()
@@ -186,7 +197,7 @@ def run_bench(config: BenchConfig, *, progress: bool = True) -> dict[str, Any]:
     files = write_results(out, runs, cells, skipped)
     return {
         "cells": cells,
-        "runs": [{k: r[k] for k in RUN_COLUMNS} for r in runs],
+        "runs": [{k: r.get(k) for k in RUN_COLUMNS} for r in runs],
         "skipped": skipped,
         "files": files,
         "wall_seconds": time.perf_counter() - start,
@@ -194,14 +205,16 @@ def run_bench(config: BenchConfig, *, progress: bool = True) -> dict[str, Any]:
 
 
 def aggregate(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and standard deviation of the test accuracy over seeds, means of the costs, per
-    (dataset, substrate, method), in the order the runs came."""
+    """Mean and standard deviation of the test accuracy (and of the last epoch's validation
+    accuracy: None when the runs have none) over seeds, means of the costs, per (dataset,
+    substrate, method), in the order the runs came."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for run in runs:
         groups.setdefault((run["dataset"], run["substrate"], run["method"]), []).append(run)
     cells = []
     for (dataset, substrate, method), rows in groups.items():
         accuracy = [r["test_accuracy"] for r in rows]
+        val = [r["val_accuracy"] for r in rows if r.get("val_accuracy") is not None]
         cells.append(
             {
                 "dataset": dataset,
@@ -210,6 +223,8 @@ def aggregate(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "runs": len(rows),
                 "test_accuracy_mean": statistics.mean(accuracy),
                 "test_accuracy_std": statistics.stdev(accuracy) if len(rows) > 1 else 0.0,
+                "val_accuracy_mean": statistics.mean(val) if val else None,
+                "val_accuracy_std": statistics.stdev(val) if len(val) > 1 else 0.0 if val else None,
                 "physical_queries": statistics.mean(r["physical_queries"] for r in rows),
                 "device_writes": statistics.mean(r["device_writes"] for r in rows),
                 "digital_seconds": statistics.mean(r["digital_seconds"] for r in rows),
@@ -220,22 +235,35 @@ def aggregate(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def markdown_table(cells: Sequence[dict[str, Any]], skipped: Sequence[dict[str, Any]] = ()) -> str:
-    """The cells as a Markdown table (costs are per run, averaged over seeds), then the skips."""
+    """The cells as a Markdown table (costs are per run, averaged over seeds), then the skips.
+    The validation accuracy column appears when a cell has one."""
+    with_val = any(c.get("val_accuracy_mean") is not None for c in cells)
     lines = [
-        "| dataset | substrate | method | test accuracy (mean +- std) | physical queries "
-        "| device writes | digital s | wall s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | substrate | method | test accuracy (mean +- std) "
+        + ("| val accuracy (mean +- std) " if with_val else "")
+        + "| physical queries | device writes | digital s | wall s |",
+        "|---|---|---|---|" + ("---|" if with_val else "") + "---|---|---|---|",
     ]
     for c in cells:
+        val = ""
+        if with_val:
+            val = f"| {mean_std(c.get('val_accuracy_mean'), c.get('val_accuracy_std'))} "
         lines.append(
             f"| {c['dataset']} | {c['substrate']} | {c['method']} "
             f"| {c['test_accuracy_mean']:.4f} +- {c['test_accuracy_std']:.4f} "
-            f"| {c['physical_queries']:,.0f} | {c['device_writes']:,.0f} "
+            f"{val}| {c['physical_queries']:,.0f} | {c['device_writes']:,.0f} "
             f"| {c['digital_seconds']:.1f} | {c['wall_seconds']:.1f} |"
         )
     for s in skipped:
         lines.append(f"\nskipped {s['method']} on {s['substrate']} ({s['dataset']}): {s['why']}")
     return "\n".join(lines)
+
+
+def mean_std(mean: Any, std: Any) -> str:
+    """``mean +- std`` to 4 places, or ``-`` when there is no value."""
+    if not isinstance(mean, int | float):
+        return "-"
+    return f"{mean:.4f} +- {std if isinstance(std, int | float) else 0.0:.4f}"
 
 
 def write_results(

@@ -16,6 +16,8 @@ from pnnkit.physics import SUBSTRATES
 
 #: what a run learns: from the labels, or without them (multi-view PIB)
 TASKS = ("supervised", "unsupervised")
+#: which epoch's test accuracy a supervised run reports: the last, or the best on validation
+SELECTIONS = ("last", "best-val")
 
 
 @dataclass
@@ -45,6 +47,23 @@ class TrainConfig:
         dataset: ``digits``, ``iris`` or ``csv:PATH``.
         label_column: label column of a CSV dataset (default: ``label``, else the last column).
         test_size: held-out fraction, stratified.
+        val_fraction: fraction of the *training* split held out for validation, stratified,
+            drawn from the seed (a stream apart from the test split's) and disjoint from the
+            training and test splits; carved out before the standardisation statistics are
+            computed, so they come from the remaining training samples alone. Datasets with
+            their own test split (``mnist1d``, ``npz``, ``mnist:DIR``, ...) give it from their
+            training part the same way. ``val_accuracy`` is then measured every epoch
+            (``metrics.jsonl``, ``summary.json``) and ``select = best-val`` can use it. In
+            [0, 1); 0 turns it off (the training split is then the whole of it, as before
+            this setting existed). Ignored by the unsupervised task, which uses no labels to
+            choose anything. A fraction that leaves a class without a sample in the
+            validation or the training split is refused.
+        select: which epoch's test accuracy the summary reports as ``test_accuracy``:
+            ``last`` (the last epoch's, the default) or ``best-val`` (that of the epoch with
+            the highest validation accuracy, the earliest such epoch on a tie; needs
+            ``val_fraction > 0`` and the supervised task). The network in the run folder is
+            the last epoch's either way (a physical network is not rolled back); the summary
+            also holds ``last_test_accuracy`` and ``selected_epoch``.
         epochs: passes over the training split.
         batch_size: samples per update (also the Gram-matrix size of the PIB estimators).
         seed: seeds the split, the hardware (device variation, noise) and the rule.
@@ -83,6 +102,8 @@ class TrainConfig:
     dataset: str = "digits"
     label_column: str | None = None
     test_size: float = 0.25
+    val_fraction: float = 0.1
+    select: str = "last"
     epochs: int = 60
     batch_size: int = 256
     seed: int = 0
@@ -127,6 +148,14 @@ class TrainConfig:
             raise bad("activation", f"choose one of {sorted(ACTIVATIONS)}")
         if not 0 < self.test_size < 1:
             raise bad("test_size", "must be in (0, 1)")
+        if not 0 <= self.val_fraction < 1:
+            raise bad("val_fraction", "must be in [0, 1) (0 turns the validation split off)")
+        if self.select not in SELECTIONS:
+            raise bad("select", f"choose one of {list(SELECTIONS)}")
+        if self.select == "best-val" and self.task != "supervised":
+            raise bad("select", "'best-val' applies to the supervised task only: use 'last'")
+        if self.select == "best-val" and self.val_fraction == 0:
+            raise bad("select", "'best-val' needs a validation split: set val_fraction > 0")
         if self.epochs < 1:
             raise bad("epochs", "must be an integer >= 1")
         if self.batch_size < 2:
@@ -148,6 +177,11 @@ class TrainConfig:
         SUBSTRATES[name].config_class.from_dict(options)
         SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
         self.rule_config()
+
+    def validation_fraction(self) -> float:
+        """The fraction of the training split this run holds out for validation:
+        ``val_fraction`` for the supervised task, 0 for the unsupervised one (which ignores it)."""
+        return self.val_fraction if self.task == "supervised" else 0.0
 
     def rule_config(self) -> RuleConfig:
         """The typed, validated config of the rule this run trains with: the method's, or

@@ -5,7 +5,8 @@ For each fault rate the same grid of methods x seeds is trained with the fault s
 learns in situ on the faulty hardware, in-silico training learns on the fault-free twin and is
 deployed onto the faulty hardware, physics-aware training measures the faulty hardware but
 backpropagates through the healthy twin, forward-forward learns in situ. Results: ``faults.csv``
-and ``faults.md`` (accuracy mean and standard deviation per method and rate),
+and ``faults.md`` (test accuracy mean and standard deviation per method and rate, and the same
+of the validation accuracy when the runs hold out a validation split),
 ``accuracy_vs_rate.png``, and, when the faults arrive mid-training, ``recovery.png`` (test
 accuracy per epoch, mean over seeds, per method and rate).
 """
@@ -20,10 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.bench import BenchConfig, run_bench
+from pnnkit.experiment.bench import BenchConfig, mean_std, run_bench
 from pnnkit.faults import parse_faults
 
-SWEEP_COLUMNS = ["kind", "rate", "method", "runs", "test_accuracy_mean", "test_accuracy_std"]
+SWEEP_COLUMNS = [
+    "kind",
+    "rate",
+    "method",
+    "runs",
+    "test_accuracy_mean",
+    "test_accuracy_std",
+    "val_accuracy_mean",
+    "val_accuracy_std",
+]
 
 
 @dataclass
@@ -31,7 +41,8 @@ class FaultSweepConfig:
     """The sweep: ``kind`` (a fault kind), ``rates`` (its levels, 0 = fault-free reference),
     ``when`` (``start`` or ``epoch=E``), ``options`` (extra ``key=value`` of the kind, e.g.
     ``pattern=clustered``), and the grid shared by every rate (methods, substrate, seeds,
-    epochs, widths, overrides, workers, out)."""
+    epochs, widths, ``val_fraction`` and ``select`` as in :class:`BenchConfig`, overrides,
+    workers, out)."""
 
     kind: str = "stuck"
     rates: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
@@ -43,6 +54,8 @@ class FaultSweepConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     epochs: int = 30
     hidden: list[int] = field(default_factory=lambda: [256, 256])
+    val_fraction: float = 0.1
+    select: str = "last"
     overrides: list[str] = field(default_factory=list)
     workers: int = 2
     out: str = "runs/faults"
@@ -72,6 +85,8 @@ class FaultSweepConfig:
             seeds=list(self.seeds),
             epochs=self.epochs,
             hidden=list(self.hidden),
+            val_fraction=self.val_fraction,
+            select=self.select,
             overrides=[*self.overrides, *([f"faults={spec}"] if spec else [])],
             workers=self.workers,
             out=str(Path(self.out) / f"rate-{rate:g}"),
@@ -98,6 +113,8 @@ def run_fault_sweep(config: FaultSweepConfig, *, progress: bool = True) -> dict[
                     "runs": cell["runs"],
                     "test_accuracy_mean": cell["test_accuracy_mean"],
                     "test_accuracy_std": cell["test_accuracy_std"],
+                    "val_accuracy_mean": cell.get("val_accuracy_mean"),
+                    "val_accuracy_std": cell.get("val_accuracy_std"),
                 }
             )
         for method in config.methods:
@@ -120,23 +137,20 @@ def _mean_curve(bench_out: Path, method: str) -> list[float]:
     return [statistics.mean(values) for values in zip(*series, strict=True)]
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Methods as rows, rates as columns: test accuracy mean +- std over seeds."""
+def markdown_table(rows: list[dict[str, Any]], metric: str = "test_accuracy") -> str:
+    """Methods as rows, rates as columns: ``metric`` (``test_accuracy`` or ``val_accuracy``)
+    mean +- std over seeds; ``-`` where a cell has none."""
     rates = sorted({r["rate"] for r in rows})
     methods = list(dict.fromkeys(r["method"] for r in rows))
     cell = {(r["method"], r["rate"]): r for r in rows}
+    empty: dict[str, Any] = {}
     lines = [
         "| method | " + " | ".join(f"{rate:g}" for rate in rates) + " |",
         "|---|" + "---|" * len(rates),
     ]
     for method in methods:
-        values = [
-            f"{cell[(method, rate)]['test_accuracy_mean']:.4f} +- "
-            f"{cell[(method, rate)]['test_accuracy_std']:.4f}"
-            if (method, rate) in cell
-            else "-"
-            for rate in rates
-        ]
+        found = [cell.get((method, rate), empty) for rate in rates]
+        values = [mean_std(r.get(f"{metric}_mean"), r.get(f"{metric}_std")) for r in found]
         lines.append(f"| {method} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
@@ -157,6 +171,9 @@ def _write(
         writer.writerows(rows)
     title = f"{config.kind} faults ({config.when}) on {config.substrate}, {config.dataset}"
     lines = [f"{title}: test accuracy against the fault rate", "", markdown_table(rows)]
+    if any(r.get("val_accuracy_mean") is not None for r in rows):
+        lines += ["", "validation accuracy against the fault rate", ""]
+        lines.append(markdown_table(rows, "val_accuracy"))
     lines += [f"\nskipped {s['method']}: {s['why']}" for s in skipped]
     files["table_md"].write_text("\n".join(lines) + "\n")
     files["plot"] = out / "accuracy_vs_rate.png"

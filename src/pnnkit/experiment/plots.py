@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 def plot_learning_curves(metrics: list[dict[str, Any]], path: Path, title: str) -> None:
     """The rule's loss and the readout's cross-entropy (left, own axes: their scales differ) and
-    train/test accuracy (right) against epoch."""
+    train/validation/test accuracy (right; validation when logged) against epoch."""
     epochs = [m["epoch"] for m in metrics]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     ax_loss.plot(epochs, [m["loss"] for m in metrics], color="C0")
@@ -25,6 +25,8 @@ def plot_learning_curves(metrics: list[dict[str, Any]], path: Path, title: str) 
     ax_ce.plot(epochs, [m["readout_loss"] for m in metrics], color="C1")
     ax_ce.set_ylabel("readout cross-entropy", color="C1")
     ax_acc.plot(epochs, [m["train_accuracy"] for m in metrics], label="train")
+    if all(m.get("val_accuracy") is not None for m in metrics):
+        ax_acc.plot(epochs, [m["val_accuracy"] for m in metrics], label="validation")
     ax_acc.plot(epochs, [m["test_accuracy"] for m in metrics], label="test")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy")

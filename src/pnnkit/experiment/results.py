@@ -133,7 +133,9 @@ def _number(text: str | None) -> Any:
 
 def describe_run(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What a training run folder holds, finished or not: its settings, progress, final and best
-    score on its task's metric (with the curve), costs, faults, bad batches and plots."""
+    score on its task's metric (with the curve), the validation accuracy (final, best and its
+    epoch; None for a run without a validation split, such as one of an earlier version), which
+    epoch the reported score comes from, costs, faults, bad batches and plots."""
     folder = Path(path)
     if folder_kind(folder) != RUN:
         raise CheckpointError(f"{folder} is not a training run folder (pnnkit train)")
@@ -150,6 +152,12 @@ def describe_run(path: str | os.PathLike[str]) -> dict[str, Any]:
     source = summary if finished and summary is not None else last
     curve = [[m["epoch"], m[metric]] for m in metrics if isinstance(m.get(metric), int | float)]
     best = max(curve, key=lambda point: point[1]) if curve else None
+    val_curve = [
+        [m["epoch"], m["val_accuracy"]]
+        for m in metrics
+        if isinstance(m.get("val_accuracy"), int | float)
+    ]
+    best_val = max(val_curve, key=lambda point: point[1]) if val_curve else None
     injected = [r for m in metrics for r in m.get("faults") or [] if isinstance(r, dict)]
     bad = None
     if summary is not None and "bad_batches_total" in summary:
@@ -176,6 +184,12 @@ def describe_run(path: str | os.PathLike[str]) -> dict[str, Any]:
         "best": best[1] if best else None,
         "best_epoch": best[0] if best else None,
         "train_accuracy": last.get("train_accuracy"),
+        "val_accuracy": last.get("val_accuracy"),
+        "best_val_accuracy": best_val[1] if best_val else None,
+        "best_val_epoch": best_val[0] if best_val else None,
+        "select": config.get("select", "last"),
+        "selected_epoch": done if metrics else None,
+        "last_final": last.get(metric),
         "physical_queries": source.get("physical_queries"),
         "device_writes": source.get("device_writes"),
         "evaluation_queries": summary.get("evaluation_queries") if finished and summary else None,
@@ -194,6 +208,8 @@ def describe_run(path: str | os.PathLike[str]) -> dict[str, Any]:
         if task == "supervised":
             info["final"] = summary.get("test_accuracy", info["final"])
             info["train_accuracy"] = summary.get("train_accuracy", info["train_accuracy"])
+            info["selected_epoch"] = summary.get("selected_epoch", info["selected_epoch"])
+            info["last_final"] = summary.get("last_test_accuracy", info["final"])
         if "unsupervised" in summary:
             info["unsupervised"] = summary["unsupervised"]
         if "dataset_summary" in summary:
@@ -210,8 +226,9 @@ def _format_run(info: dict[str, Any]) -> str:
     dataset = str(info["dataset"])
     sizes = info.get("dataset_summary")
     if sizes:
+        val = f" / {sizes['n_val']} val" if sizes.get("n_val") else ""
         dataset += (
-            f" ({sizes['n_train']} train / {sizes['n_test']} test, "
+            f" ({sizes['n_train']} train{val} / {sizes['n_test']} test, "
             f"{sizes['num_features']} features, {sizes['num_classes']} classes)"
         )
     substrate = str(info["substrate"])
@@ -228,10 +245,21 @@ def _format_run(info: dict[str, Any]) -> str:
     if info["final"] is None:
         rows.append((info["metric_name"], "no epoch finished yet"))
     else:
+        best = f"{info['best']:.4f} best (epoch {info['best_epoch']})"
+        if info.get("select") == "best-val" and info["status"] == "finished":
+            reported = (
+                f"{info['final']:.4f} at epoch {info['selected_epoch']} (best validation), "
+                f"{info['last_final']:.4f} last"
+            )
+        else:
+            reported = f"{info['final']:.4f} final"
+        rows.append((info["metric_name"], f"{reported}, {best}"))
+    if info.get("val_accuracy") is not None:
         rows.append(
             (
-                info["metric_name"],
-                f"{info['final']:.4f} final, {info['best']:.4f} best (epoch {info['best_epoch']})",
+                "val accuracy",
+                f"{info['val_accuracy']:.4f} final, {info['best_val_accuracy']:.4f} best "
+                f"(epoch {info['best_val_epoch']})",
             )
         )
     if info["train_accuracy"] is not None:
@@ -529,6 +557,10 @@ def _row(info: dict[str, Any]) -> dict[str, Any]:
         "final": info["final"],
         "best": info["best"],
         "best_epoch": info["best_epoch"],
+        "val_accuracy": info.get("val_accuracy"),
+        "best_val_accuracy": info.get("best_val_accuracy"),
+        "select": info.get("select", "last"),
+        "selected_epoch": info.get("selected_epoch"),
         "physical_queries": info["physical_queries"],
         "device_writes": info["device_writes"],
         "wall_seconds": info["wall_seconds"],
@@ -591,6 +623,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
         ("metric", lambda r: "probe acc" if r["metric"] == "probe_accuracy" else "test acc"),
         ("final", lambda r: _score(r["final"])),
         ("best (epoch)", lambda r: f"{_score(r['best'])} ({r['best_epoch']})"),
+        ("val acc", lambda r: _score(r.get("val_accuracy"))),
         ("queries", lambda r: _count(r["physical_queries"])),
         ("writes", lambda r: _count(r["device_writes"])),
         ("wall s", lambda r: f"{r['wall_seconds']:.1f}" if r["wall_seconds"] is not None else "?"),

@@ -1,6 +1,12 @@
 """A training run from a :class:`TrainConfig` to a filled run folder (supervised, or
 unsupervised with multi-view PIB: see :mod:`pnnkit.experiment.unsupervised`).
 
+**Validation.** A supervised run holds out ``val_fraction`` of its training split for
+validation (:func:`pnnkit.data.load_dataset`) and measures ``val_accuracy`` every epoch, after
+the other evaluations and apart from training (so it changes neither the training trajectory
+nor the other numbers). ``select = best-val`` makes the summary's ``test_accuracy`` that of the
+earliest epoch with the highest validation accuracy (:meth:`Trainer.finish`).
+
 **Checkpoints and resume.** After every epoch (and once before the first, after calibration)
 the run's whole state goes to ``RUN/checkpoint.pt``, written atomically (temporary file, then
 rename) and loaded with ``weights_only=True``: the resolved config, network and substrate state
@@ -254,6 +260,7 @@ class Trainer:
             test_size=config.test_size,
             seed=config.seed,
             label_column=config.label_column,
+            val_fraction=config.validation_fraction(),
         )
         self.network = build_network(config, self.data.num_features, self.data.num_classes)
         self.faults = FaultSchedule(config.faults or None, seed=config.seed)
@@ -338,8 +345,12 @@ class Trainer:
                 f"resumed (written by `pnnkit train` of this version"
                 + (f"; missing {', '.join(missing)})" if missing else ")")
             )
+        values = {**state["config"], "out": str(folder.path)}
+        # a checkpoint of a version before the validation split trained on the whole training
+        # split: resume it so (the default of a new run would change its data)
+        values.setdefault("val_fraction", 0.0)
         try:
-            saved = TrainConfig.from_dict({**state["config"], "out": str(folder.path)})
+            saved = TrainConfig.from_dict(values)
         except ConfigError as error:
             raise CheckpointError(
                 f"{folder.checkpoint} holds a config this pnnkit cannot use: {error}"
@@ -375,6 +386,7 @@ class Trainer:
             seed=cfg.seed,
             label_column=cfg.label_column,
             standardize=False,
+            val_fraction=cfg.validation_fraction(),
         )
         mean, scale = unsupervised.standardisation(raw.x_train)
         return ImageLayout(shape, mean, scale)
@@ -467,10 +479,17 @@ class Trainer:
                         "information plane",
                         lambda: information_plane(self.network, self.estimator, x_info, y_info),
                     )
+                    # last, so that the other numbers do not depend on whether it is measured
+                    val_acc = (
+                        self.accuracy(data.x_val, data.y_val, "validation accuracy")
+                        if data.has_val
+                        else None
+                    )
                 results = {
                     "loss": progress.mean("loss"),
                     "readout_loss": progress.mean("readout_loss"),
                     "train_accuracy": train_acc,
+                    **({} if val_acc is None else {"val_accuracy": val_acc}),
                     "test_accuracy": test_acc,
                 }
         except TooManyBadMeasurementsError as stop:
@@ -756,6 +775,7 @@ class Trainer:
         last = self.history[-1]
         names = {
             "train_accuracy": "train",
+            "val_accuracy": "val",
             "test_accuracy": "test",
             "probe_accuracy": "probe",
             "kmeans_nmi": "nmi",
@@ -830,10 +850,34 @@ class Trainer:
             "embedding": str(embedding),
         }
 
+    def _selection(self) -> dict[str, Any]:
+        """The supervised summary's accuracies: ``test_accuracy`` of the epoch ``select``
+        chooses (the last, or the earliest with the highest validation accuracy),
+        ``train_accuracy`` and ``val_accuracy`` of the last epoch, the best validation
+        accuracy and its epoch (None without a validation split), ``selected_epoch`` and
+        ``last_test_accuracy``."""
+        history, last = self.history, self.history[-1]
+        scored = [r for r in history if r.get("val_accuracy") is not None]
+        best = max(scored, key=lambda r: r["val_accuracy"]) if scored else None  # earliest max
+        chosen = best if self.config.select == "best-val" and best is not None else last
+        return {
+            "test_accuracy": chosen["test_accuracy"],
+            "train_accuracy": last["train_accuracy"],
+            "val_accuracy": last.get("val_accuracy"),
+            "best_val_accuracy": None if best is None else best["val_accuracy"],
+            "best_val_epoch": None if best is None else best["epoch"],
+            "select": self.config.select,
+            "selected_epoch": chosen["epoch"],
+            "last_test_accuracy": last["test_accuracy"],
+        }
+
     def finish(self, wall_seconds: float) -> dict[str, Any]:
         """Plot the curves, write ``summary.json`` (results, costs, bad measurements, faults,
-        times) and return the summary."""
-        cfg, last = self.config, self.history[-1]
+        times) and return the summary. A supervised run's results are those of
+        :meth:`_selection`: ``test_accuracy`` (of the selected epoch), ``train_accuracy``,
+        ``val_accuracy``, ``best_val_accuracy``, ``best_val_epoch``, ``select``,
+        ``selected_epoch`` and ``last_test_accuracy``."""
+        cfg = self.config
         unsupervised_task = cfg.task == "unsupervised"
         title = f"{cfg.method} on {cfg.substrate}, {cfg.dataset}, seed {cfg.seed}"
         if unsupervised_task:
@@ -855,14 +899,7 @@ class Trainer:
             "seed": cfg.seed,
             "epochs": cfg.epochs,
             "hidden": cfg.hidden,
-            **(
-                {}
-                if unsupervised_task
-                else {
-                    "test_accuracy": last["test_accuracy"],
-                    "train_accuracy": last["train_accuracy"],
-                }
-            ),
+            **({} if unsupervised_task else self._selection()),
             "physical_queries": costs.physical_queries,
             "passes": costs.passes,
             "device_writes": costs.device_writes,
