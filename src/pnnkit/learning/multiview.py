@@ -84,7 +84,7 @@ def image_shape(feature_names: tuple[str, ...] | list[str]) -> tuple[int, int] |
 
 
 def _default_estimator() -> BottleneckEstimator:
-    return BottleneckEstimator(alpha=2.0)
+    return BottleneckEstimator(alpha=2.0, entropy_method="autograd")
 
 
 @dataclass

@@ -107,11 +107,11 @@ class BottleneckEstimator:
     batch. Unused by the other methods.
     """
 
-    alpha: float = 0.5
+    alpha: float = 2.0
     sigma2: float = 0.5
     x_sigma2: float = 0.5
     width_rule: str = "fixed"
-    entropy_method: str = "autograd"
+    entropy_method: str = "closed_form"
     probes: int = 8
     lanczos_steps: int = 10
     deflation: int = 16
@@ -231,14 +231,14 @@ class PIBConfig(LocalStageConfig):
     stuck-device failure (docs/BENCHMARKS.md, issue 6).
     """
 
-    lr: float = 3e-4
-    beta: float = 10.0
+    lr: float = 1e-3
+    beta: float = 1.0
     gamma: float = 1.0
     compress_against: str = "input"
     gamma_profile: str = "uniform"
     gamma_schedule: str = "constant"
-    similarity_weight: float = 0.0
-    head_weight: float = 0.0
+    similarity_weight: float = 10.0
+    head_weight: float = 10.0
     estimator: BottleneckEstimator = field(default_factory=BottleneckEstimator)
     physics_lr: float = 0.0
     spsa_epsilon: float = 0.05

@@ -24,7 +24,17 @@ METHODS = ("pib", "reinforce")
 #: exploratory runs with 8 unit steps per iteration it failed where gamma 0 solved,
 #: docs/BENCHMARKS.md) and a constant learning rate (the data keep changing with the policy,
 #: and a rate decaying over the budget would freeze it on early data).
-PIB_RL_DEFAULTS: dict[str, Any] = {"gamma": 0.0, "schedule": "constant"}
+#: The rest keeps the supervised settings RL was measured with before the supervised defaults
+#: changed (issue 15: alpha 2, lr 1e-3, beta 1 and relevance heads were chosen on labelled
+#: data, not on CartPole).
+PIB_RL_DEFAULTS: dict[str, Any] = {
+    "gamma": 0.0,
+    "schedule": "constant",
+    "lr": 3e-4,
+    "beta": 10.0,
+    "head_weight": 0.0,
+    "estimator": {"alpha": 0.5, "entropy_method": "autograd"},
+}
 
 #: episodes per iteration when ``episodes_per_iteration`` is not given
 DEFAULT_EPISODES_PER_ITERATION = {"pib": 16, "reinforce": 4}
@@ -164,7 +174,11 @@ class RLConfig:
     def rule_config(self) -> PIBConfig | ReinforceConfig:
         """The typed, validated config of the method's rule."""
         if self.method == "pib":
-            return build(PIBConfig, {**PIB_RL_DEFAULTS, **self.rule_options})
+            options = {**PIB_RL_DEFAULTS, **self.rule_options}
+            estimator = self.rule_options.get("estimator")
+            if isinstance(estimator, dict):  # a partial estimator table keeps the RL defaults
+                options["estimator"] = {**PIB_RL_DEFAULTS["estimator"], **estimator}
+            return build(PIBConfig, options)
         return build(ReinforceConfig, self.rule_options)
 
     def resolved(self) -> dict[str, Any]:
