@@ -565,6 +565,9 @@ def _cmd_faults(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(markdown_table(result["rows"]))
+        if any(row.get("val_accuracy_mean") is not None for row in result["rows"]):
+            print("\nvalidation accuracy:")
+            print(markdown_table(result["rows"], "val_accuracy"))
         for path in result["files"].values():
             print(f"  {path}")
     return 0

@@ -342,7 +342,7 @@ def _split_val(
             f"{name}: val_fraction = {val_fraction!r} puts {n_val} of the {n} training samples "
             f"in the validation split and {n_rest} in the training split; every one of the "
             f"{len(present)} classes of the training split needs at least one sample in both "
-            f"({detail}); use a larger val_fraction, more data, or val_fraction = 0"
+            f"({detail}); choose another val_fraction, use more data, or set val_fraction = 0"
         )
 
     scarce = [k for k in present if counts[k] < 2]
