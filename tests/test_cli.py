@@ -61,7 +61,8 @@ def test_train_json_summary_and_run_folder(tmp_path, capsys):
     folder = RunFolder(out)
     config = json.loads(folder.config.read_text())
     assert config["substrate_options"]["levels"] == 64  # resolved defaults are saved
-    assert config["rule_options"]["beta"] == 10.0
+    assert config["rule_options"]["beta"] == 1.0
+    assert config["rule_options"]["estimator"]["alpha"] == 2.0
     metrics = folder.read_metrics()
     assert [m["epoch"] for m in metrics] == [1, 2, 3]
     assert len(metrics[0]["info_i_xt"]) == len(metrics[0]["info_i_ty"]) == 2
@@ -179,6 +180,8 @@ def test_csv_dataset_with_named_label_column(tmp_path, capsys):
         f"csv:{path}",
         "--label-column",
         "species",
+        "--epochs",
+        "10",
         "--out",
         str(tmp_path / "run"),
         "--json",

@@ -460,7 +460,7 @@ def test_estimator_config_checks() -> None:
         rule_config("pib", {"estimator": {"deflation": -2}})
     config = rule_config("pib", {"estimator": {"entropy_method": "lanczos", "probes": "4"}})
     assert config.estimator.probes == 4
-    assert BottleneckEstimator().entropy_method == "autograd"
+    assert BottleneckEstimator().entropy_method == "closed_form"
 
 
 def test_pib_step_with_closed_form_equals_autograd_step() -> None:

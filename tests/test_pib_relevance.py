@@ -143,7 +143,7 @@ def test_gamma_profile_and_schedule():
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"beta": 0.0}, "relevance term"),
+        ({"beta": 0.0, "similarity_weight": 0.0, "head_weight": 0.0}, "relevance term"),
         ({"head_weight": -1.0}, "head_weight"),
         ({"similarity_weight": float("nan")}, "similarity_weight"),
         ({"gamma_profile": "falling"}, "gamma_profile"),

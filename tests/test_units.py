@@ -87,7 +87,10 @@ def test_pib_trains_the_stage_behind_unmodelled_physics_with_the_exact_local_gra
     """Route (b): the stage's update is -lr * dL_k/dW computed from the measured physics output,
     with no model of the physics (its twin raises) and the physics never programmed."""
     net = physics_network(forbid_twin=True, noise=0.05)
-    config = rule_config("pib", {"optimizer": "sgd", "schedule": "constant", "lr": 0.1})
+    config = rule_config(
+        "pib",
+        {"optimizer": "sgd", "schedule": "constant", "lr": 0.1, "similarity_weight": 0.0},
+    )
     x, y = batch()
     # replay what the hardware will measure: same generators, same noise
     states = [u.physics.generator.get_state() for u in net.units]
