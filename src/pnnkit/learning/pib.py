@@ -73,11 +73,10 @@ class BottleneckEstimator:
     the best of the widths measured in pib.md section 6 (0.1-2.0 spanned 2 points of accuracy).
     Length normalisation makes the width independent of the output scale, which on hardware
     changes with gain, drift and faults. ``x_sigma2``: the same for the network input.
-    ``alpha``: Renyi order. 0.5 is the default because it trained best on digits (measured
-    in docs/BENCHMARKS.md: alpha 3 / 2 / 1 / 0.5 gave 94.8 / 95.5 / 96.0 / 96.2% at lr 1e-3 on
-    the ideal substrate, seeds 0-2); lower orders weigh the small eigenvalues of
-    the Gram matrix more, which keeps within-class spread instead of collapsing each class
-    to a point. alpha = 2 is the fast path (Frobenius norm, no eigendecomposition).
+    ``alpha``: Renyi order, 2 by default (the Frobenius norm: no eigendecomposition). Lower
+    orders weigh the small eigenvalues of the Gram matrix more; with the Renyi relevance term
+    alone order 0.5 trained best, but with the relevance heads order 2 did as well at a
+    fraction of the cost (validation evidence in docs/pib.md).
     ``width_rule``: ``fixed`` (the widths above) or a data-driven rule of
     :func:`pnnkit.info.kernel_width` (``median``, ``mean``, ``silverman``) recomputed on every
     batch, whose result is multiplied by ``sqrt(sigma2)`` (resp. ``sqrt(x_sigma2)``). The
@@ -86,12 +85,13 @@ class BottleneckEstimator:
     ``entropy_method``: how the terms and their gradient are computed (same estimator, three
     implementations; docs/BENCHMARKS.md measures their cost):
 
-    - ``autograd`` (default, the reference, kept as default so that recorded results stay
-      comparable): eigenvalues (Frobenius norm for alpha = 2) differentiated by autograd;
-    - ``closed_form``: the same values (equal to round-off) with the gradient written out by
-      hand (:func:`pnnkit.info.bottleneck_terms`): one fused distance product, batched
-      ``eigh``, the label terms from per-class blocks, no autograd graph over ``n x n``
-      matrices. Gram matrices of samples that need no gradient are built the same way;
+    - ``autograd`` (the reference): eigenvalues (Frobenius norm for alpha = 2) differentiated
+      by autograd;
+    - ``closed_form`` (default): the same values (equal to round-off) with the gradient
+      written out by hand (:func:`pnnkit.info.bottleneck_terms`): one fused distance product,
+      batched ``eigh``, the label terms from per-class blocks, no autograd graph over
+      ``n x n`` matrices. Gram matrices of samples that need no gradient are built the same
+      way;
     - ``lanczos``: ``S(T)``, ``S(X,T)`` and ``S(X)`` by stochastic Lanczos quadrature
       (:mod:`pnnkit.info.randomized`; alpha = 2 stays exact). Its values are accurate to a
       fraction of a percent of the entropy, but its gradient is an unbiased, noisy estimate
@@ -211,14 +211,20 @@ class BottleneckEstimator:
 
 @dataclass
 class PIBConfig(LocalStageConfig):
-    """Settings of :class:`PIB`.
+    """Settings of :class:`PIB`; every default was chosen on validation accuracy (digits,
+    MNIST-1D and MNIST 5k, docs/pib.md).
 
-    ``lr``: 3e-4 (Adam on the requested changes; 1e-3 lost about half a point on digits).
-    ``beta``: weight of the relevance term ``I(T;Y)`` (10; at alpha 0.5, 3 did as well and 30
-    was half a point worse; at alpha 2 the first prototype lost a point with 3).
-    ``gamma``: weight of the compression term ``I(X;T)`` (1; 0 did as well on digits).
-    ``compress_against``: ``input`` (X is the network input) or ``unit_input`` (X is the
-    unit's own input ``h_{k-1}``). ``estimator``: kernel widths and Renyi order.
+    ``lr``: 1e-3 (Adam on the requested changes). ``beta``: weight of the Renyi relevance
+    term ``I(T;Y)`` (1). ``gamma``: weight of the compression term ``I(X;T)`` (1; 0 did as
+    well). ``compress_against``: ``input`` (X is the network input) or ``unit_input`` (X is
+    the unit's own input ``h_{k-1}``). ``gamma_profile``: ``uniform`` or ``rising`` (unit
+    ``k`` of ``K`` compresses with ``gamma (k+1)/K``); ``gamma_schedule``: ``constant`` or
+    ``ramp`` (from 0 to ``gamma`` over the run). ``similarity_weight`` (10): weight of
+    matching the unit's similarity matrix to the labels' (:mod:`pnnkit.info.similarity`).
+    ``head_weight`` (10): weight of the cross-entropy of a digital linear head on each unit's
+    measured output (:class:`UnitHeads`; a variational estimate of the relevance term).
+    At least one of ``beta``, ``similarity_weight`` and ``head_weight`` must be positive.
+    ``estimator``: kernel widths and Renyi order.
     ``physics_lr``: learning rate of physical parameters with no linear handle (phases,
     drive amplitudes) by simultaneous-perturbation estimates of the same local loss (route (c);
     Spall, IEEE Trans. Autom. Control 37:332, 1992). 0 (default) keeps the physics fixed. Each
@@ -379,8 +385,8 @@ class PIB(LocalStageRule):
         return float(self.config.gamma * i_xt - self.config.beta * i_ty)
 
     def spsa_gradient(self, unit: Unit, h: Tensor, x_gram: Tensor, y_gram: Tensor) -> Tensor:
-        """One simultaneous-perturbation estimate of ``dL_k / dtheta`` for the unit's physical
-        parameters: program ``theta +- eps D`` (``D`` random signs), measure both, return
+        """One simultaneous-perturbation estimate of ``dL_k / dtheta`` (the bottleneck part of the
+        loss) for the unit's physical parameters: program ``theta +- eps D`` (``D`` random signs), measure both, return
         ``(L+ - L-) / (2 eps) D``. The parameters are programmed back afterwards, also when a
         measurement fails."""
         physics, eps = unit.physics, self.config.spsa_epsilon
