@@ -386,9 +386,9 @@ class PIB(LocalStageRule):
 
     def spsa_gradient(self, unit: Unit, h: Tensor, x_gram: Tensor, y_gram: Tensor) -> Tensor:
         """One simultaneous-perturbation estimate of ``dL_k / dtheta`` (the bottleneck part of the
-        loss) for the unit's physical parameters: program ``theta +- eps D`` (``D`` random signs), measure both, return
-        ``(L+ - L-) / (2 eps) D``. The parameters are programmed back afterwards, also when a
-        measurement fails."""
+        loss) for the unit's physical parameters: program ``theta +- eps D`` (``D`` random
+        signs), measure both, return ``(L+ - L-) / (2 eps) D``. The parameters are programmed
+        back afterwards, also when a measurement fails."""
         physics, eps = unit.physics, self.config.spsa_epsilon
         assert physics is not None
         signs = torch.randint(0, 2, physics.parameter_shape()).to(torch.float32) * 2 - 1
