@@ -10,6 +10,7 @@ import torch
 from pnnkit.cli import main
 from pnnkit.experiment import RunFolder, TrainConfig
 from pnnkit.experiment.run import Trainer
+from pnnkit.learning import rule_config
 
 SMALL = [
     "--dataset",
@@ -330,3 +331,15 @@ def test_rl_verb_is_wired_into_the_main_command(tmp_path, capsys):
     assert summary["env"] == "CartPole-v1" and summary["physical_queries"] > 0
     code, _, stderr = run_cli(capsys, "rl", "--env", "NoSuchEnv-v0", "--out", str(tmp_path / "x"))
     assert code == 2 and "NoSuchEnv-v0" in stderr
+
+
+def test_demo_states_pib_settings_and_validation_accuracy(tmp_path, capsys):
+    code, stdout, _ = run_cli(capsys, "demo", "--epochs", "1", "--quiet", "--out", str(tmp_path))
+    assert code == 0
+    pib = rule_config("pib")
+    assert f"Renyi order {pib.estimator.alpha:g} ({pib.estimator.entropy_method})" in stdout
+    assert f"per-unit heads {pib.head_weight:g}" in stdout
+    rows = [r for r in map(str.split, stdout.splitlines()) if r[:1] in (["pib"], ["backprop"])]
+    rows = [r for r in rows if len(r) == 7]  # the table's rows, not the prose
+    assert [r[0] for r in rows] == ["pib", "backprop"]
+    assert all(0.0 <= float(r[2]) <= 1.0 for r in rows)  # the validation accuracy column

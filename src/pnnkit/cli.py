@@ -445,6 +445,7 @@ def _format_unsupervised(s: dict[str, Any]) -> str:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pnnkit.experiment import TrainConfig, train
+    from pnnkit.learning import rule_config
 
     root = Path(args.out)
     rows = []
@@ -462,14 +463,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"pnnkit demo: sklearn digits, 25% test split ({TrainConfig().val_fraction:.0%} of "
         f"the rest for validation), units 256,256, seed {args.seed}"
     )
+    pib = rule_config("pib")
+    print(
+        f"PIB: Renyi order {pib.estimator.alpha:g} ({pib.estimator.entropy_method}), beta "
+        f"{pib.beta:g}, gamma {pib.gamma:g}, per-unit heads {pib.head_weight:g}, similarity "
+        f"{pib.similarity_weight:g}, lr {pib.lr:g} (chosen on validation: docs/pib.md)"
+    )
     header = (
-        f"{'method':<10}{'substrate':<11}{'test acc':>9}{'queries':>12}{'writes':>14}{'wall s':>8}"
+        f"{'method':<10}{'substrate':<11}{'val acc':>8}{'test acc':>9}{'queries':>12}"
+        f"{'writes':>14}{'wall s':>8}"
     )
     print(header)
     print("-" * len(header))
     for s in rows:
+        val = "-" if s.get("val_accuracy") is None else f"{s['val_accuracy']:.4f}"
         print(
-            f"{s['method']:<10}{s['substrate']:<11}{s['test_accuracy']:>9.4f}"
+            f"{s['method']:<10}{s['substrate']:<11}{val:>8}{s['test_accuracy']:>9.4f}"
             f"{s['physical_queries']:>12,}{s['device_writes']:>14,}{s['wall_seconds']:>8.1f}"
         )
     print()
