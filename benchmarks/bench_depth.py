@@ -6,9 +6,9 @@ Trains ``pnnkit train`` (the defaults, or ``--set`` overrides) with ``K`` units 
 each on ``--dataset``/``--substrate``, then fits a linear probe (logistic regression on the
 standardised representation, :func:`pnnkit.experiment.unsupervised.linear_probe`) on every
 unit's measured output of the training split and scores it on the validation split (the
-per-unit curve is a diagnostic, chosen nothing), and reports the network's own validation
-and test accuracy. Prints a Markdown table and writes ``depth.json`` under ``--out``. One torch
-thread per process.
+per-unit curve is a diagnostic and chose nothing; the probes read the last epoch's network),
+and reports the network's own validation and test accuracy. Prints a Markdown table and
+writes ``depth.json`` under ``--out``. One torch thread per process.
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/depth"))
     args = parser.parse_args()
+    if any(a.replace(" ", "").startswith("val_fraction=0") for a in args.set):
+        raise SystemExit("the per-unit probes are scored on the validation split: keep it")
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [
         {

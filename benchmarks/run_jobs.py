@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/jobs.jsonl"))
     args = parser.parse_args()
     jobs = json.loads(args.jobs.read_text())
-    for _ in run_all(jobs, args.workers, args.out, args.out.parent / "runs"):
+    for _ in run_all(jobs, args.workers, args.out, args.out.parent / f"{args.out.stem}-runs"):
         pass
 
 

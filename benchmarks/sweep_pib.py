@@ -21,13 +21,22 @@ from typing import Any
 
 from run_jobs import named_assignments, run_all
 
-#: The settings every variant of the relevance grid starts from (the fast estimator).
-FAST = ["rule.estimator.alpha=2", "rule.estimator.entropy_method=closed_form"]
+#: The PIB defaults before issue 15, which the relevance grid starts from (it was run then).
+OLD = [
+    "rule.estimator.alpha=0.5",
+    "rule.estimator.entropy_method=autograd",
+    "rule.beta=10",
+    "rule.lr=3e-4",
+    "rule.head_weight=0",
+    "rule.similarity_weight=0",
+]
+#: The old defaults with the fast estimator, the base of every other variant of that grid.
+FAST = [*OLD, "rule.estimator.alpha=2", "rule.estimator.entropy_method=closed_form"]
 
 #: Named lists of variants: name -> ``--set`` assignments.
 GRIDS: dict[str, dict[str, list[str]]] = {
     "relevance": {
-        "old defaults (alpha 0.5, beta 10, lr 3e-4)": [],
+        "old defaults (alpha 0.5, beta 10, lr 3e-4)": OLD,
         "alpha 2, beta 10, lr 3e-4": [*FAST],
         "alpha 2, beta 10, lr 1e-3": [*FAST, "rule.lr=1e-3"],
         "alpha 2, beta 1, head 10, lr 1e-3": [
@@ -149,7 +158,12 @@ def main() -> None:
 
     variants = dict(GRIDS.get(args.grid, {}))
     if args.only:
+        unknown = [name for name in args.only if name not in variants]
+        if unknown:
+            raise SystemExit(f"--only: no variant {unknown} in the grid; it has {list(variants)}")
         variants = {name: variants[name] for name in args.only}
+    if not 0 < args.val_fraction < 1:
+        raise SystemExit("--val-fraction must be in (0, 1): the sweep ranks validation accuracy")
     variants.update(named_assignments(text) for text in args.variant)
     if not variants:
         raise SystemExit("name a --grid or at least one --variant")

@@ -162,3 +162,53 @@ def test_label_terms_refused_without_labels():
     y_gram = rule.config.estimator.label_gram(y, 3)
     with pytest.raises(ConfigError, match="need class labels"):
         rule.bottleneck_step(x, y_gram, lambda t: 0.0)
+
+
+def test_rows_without_a_direction_get_no_gradient():
+    t = torch.randn(6, 5, generator=torch.Generator().manual_seed(2))
+    t[2] = 0.7  # no spread over the features
+    t[4] = 0.0
+    _, grad = similarity_matching(t, label_similarity(torch.arange(6) % 3, 3))
+    assert torch.isfinite(grad).all()
+    assert grad[2].abs().max() == 0 and grad[4].abs().max() == 0
+    w, b = torch.randn(3, 5), torch.randn(3)
+    _, _, grad_t = softmax_cross_entropy(w, b, t, torch.arange(6) % 3, feature_grad=True)
+    assert grad_t[4].abs().max() == 0 and grad_t[2].abs().max() > 0
+
+
+def test_reinforcement_learning_keeps_its_measured_pib_settings():
+    from pnnkit.rl.config import RLConfig
+
+    rule = RLConfig(method="pib").rule_config()
+    assert (rule.head_weight, rule.similarity_weight, rule.beta, rule.lr) == (0, 0, 10, 3e-4)
+    assert (rule.estimator.alpha, rule.estimator.entropy_method) == (0.5, "autograd")
+    tuned = RLConfig(method="pib", rule_options={"estimator": {"sigma2": 1.0}}).rule_config()
+    assert tuned.estimator.alpha == 0.5 and tuned.estimator.sigma2 == 1.0
+
+
+def test_a_checkpoint_from_before_the_relevance_terms_resumes_without_them(tmp_path):
+    from pnnkit.experiment import RunFolder, TrainConfig, train
+    from pnnkit.experiment.run import Trainer
+
+    config = TrainConfig(
+        dataset="iris", hidden=[8], epochs=2, batch_size=32, calibration_samples=32,
+        info_samples=32, rule_options={"head_weight": 0.0, "similarity_weight": 0.0},
+        out=str(tmp_path),
+    )  # fmt: skip
+    train(config, progress=False)
+    folder = RunFolder(tmp_path)
+    state = folder.load_checkpoint()
+    for key in ("head_weight", "similarity_weight", "gamma_profile", "gamma_schedule"):
+        del state["config"]["rule_options"][key]  # as an earlier version wrote it
+    folder.save_checkpoint(state)
+    resumed = Trainer.resume(tmp_path, overrides=["epochs=3"])
+    assert resumed.rule.heads is None and resumed.rule.config.similarity_weight == 0
+    resumed.train(progress=False)
+    assert [m["epoch"] for m in folder.read_metrics()] == [1, 2, 3]
+
+
+def test_heads_refuse_a_state_saved_without_them():
+    net = spy_network()
+    state = PIB(net, sgd_pib(head_weight=0.0), total_steps=1).state_dict()
+    with pytest.raises(ConfigError, match="saved state has none"):
+        PIB(spy_network(), sgd_pib(head_weight=1.0), total_steps=1).load_state_dict(state)

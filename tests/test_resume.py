@@ -44,6 +44,16 @@ STEPS_PER_EPOCH = 4
 UNEQUAL = {"wall_seconds", "train_seconds", "hardware_seconds", "digital_seconds", "run_dir"}
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Python's own SIGINT handler for every test here, whatever the test run inherited: a
+    process started with SIGINT ignored (a background job, nohup, some CI runners) keeps it
+    ignored, and pnnkit rightly leaves an inherited handler alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def config(out: Path, case: str, **changes: Any) -> TrainConfig:
     values = {
         "dataset": "iris",

@@ -349,6 +349,13 @@ class Trainer:
         # a checkpoint of a version before the validation split trained on the whole training
         # split: resume it so (the default of a new run would change its data)
         values.setdefault("val_fraction", 0.0)
+        if values.get("method") == "pib" and values.get("task", "supervised") == "supervised":
+            # ... and before PIB's relevance terms: they were off (their saved rule_options,
+            # complete when written, lack the fields)
+            rule = values.get("rule_options")
+            if isinstance(rule, dict):
+                rule.setdefault("head_weight", 0.0)
+                rule.setdefault("similarity_weight", 0.0)
         try:
             saved = TrainConfig.from_dict(values)
         except ConfigError as error:

@@ -57,4 +57,5 @@ def similarity_matching(t: Tensor, target: Tensor) -> tuple[float, Tensor]:
         loss = float(error.square().sum()) / n**2
         g_v = torch.mm(error, v).mul_(4.0 / n**2)  # 2 E v with E = 2 (S - target) / n^2
         g_c = g_v.sub_(v * (v * g_v).sum(dim=1, keepdim=True)).div_(length)
+        g_c.mul_(length > NORM_EPS)  # a row with no spread has no direction to move
         return loss, g_c.sub_(g_c.mean(dim=1, keepdim=True))

@@ -136,8 +136,9 @@ def softmax_cross_entropy(
     With ``u = t / |t|``, ``p = softmax(W u + b)`` and sample weights ``w`` summing to 1 (``1/n``
     each without ``weights``): ``dCE/dW = (w o (p - onehot(y)))^T u``, ``dCE/db`` its column
     sums and, with ``feature_grad``, ``dCE/dt_i = (g_i - u_i (u_i . g_i)) / |t_i|`` with
-    ``g = (w o (p - onehot(y))) W``. Returns ``(loss, [dCE/dW, dCE/db] as one (classes, width +
-    1) array, dCE/dt or None)``; the features are treated as measured (detached)."""
+    ``g = (w o (p - onehot(y))) W`` (zero for an all-zero row, which has no direction).
+    Returns ``(loss, [dCE/dW, dCE/db] as one (classes, width + 1) array, dCE/dt or None)``;
+    the features are treated as measured (detached)."""
     with torch.no_grad():
         t = features.detach()
         length = torch.linalg.vector_norm(t, dim=1, keepdim=True).clamp_min_(NORM_EPS)
@@ -159,6 +160,7 @@ def softmax_cross_entropy(
             g_u = torch.mm(grad, weight)
             u = t / length
             grad_t = g_u.sub_(u * (u * g_u).sum(dim=1, keepdim=True)).div_(length)
+            grad_t.mul_(length > NORM_EPS)  # an all-zero row has no direction: no gradient
         grad_b = grad.sum(0)
         grad_w = torch.mm(grad.div_(length).T, t)
         return float(loss), torch.cat([grad_w, grad_b.unsqueeze(1)], 1), grad_t

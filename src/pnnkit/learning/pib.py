@@ -17,6 +17,12 @@ resulting change with its own device physics. When fixed physics precedes the li
 physics at all (route (b)). Nothing crosses unit boundaries backwards and no
 gradient flows through a measurement: unit ``k + 1`` sees only the detached measured ``T_k``.
 The digital readout is trained locally with cross-entropy on the last unit's measured output.
+
+Two more relevance terms, on by default (weights chosen on validation accuracy, docs/pib.md),
+act on the same measured ``T_k`` and the labels only: similarity matching to the labels'
+similarity (:mod:`pnnkit.info.similarity`; Nokland & Eidnes, ICML 2019) and the cross-entropy
+of a small digital softmax head per unit (:class:`UnitHeads`), a variational estimate of
+``I(T_k;Y)``. Their gradients join ``g_k`` before the same outer-product update.
 """
 
 from __future__ import annotations
@@ -226,7 +232,8 @@ class PIBConfig(LocalStageConfig):
     At least one of ``beta``, ``similarity_weight`` and ``head_weight`` must be positive.
     ``estimator``: kernel widths and Renyi order.
     ``physics_lr``: learning rate of physical parameters with no linear handle (phases,
-    drive amplitudes) by simultaneous-perturbation estimates of the same local loss (route (c);
+    drive amplitudes) by simultaneous-perturbation estimates of the bottleneck part of the
+    local loss (route (c);
     Spall, IEEE Trans. Autom. Control 37:332, 1992). 0 (default) keeps the physics fixed. Each
     estimate costs two extra passes of the unit (``2n`` queries per substrate) and three
     reprogrammings; it is a contrastive measurement, reported in the counters like any other.
@@ -378,17 +385,23 @@ class PIB(LocalStageRule):
         gamma = cfg.gamma if gamma is None else gamma
         return cfg.estimator.loss_gradient(x_gram, t, y_gram, gamma, cfg.beta)
 
-    def local_loss(self, x_gram: Tensor, t: Tensor, y_gram: Tensor) -> float:
-        """The bottleneck ``gamma I(X;T) - beta I(T;Y)`` of a measured output (no gradient)."""
+    def local_loss(
+        self, x_gram: Tensor, t: Tensor, y_gram: Tensor, gamma: float | None = None
+    ) -> float:
+        """The bottleneck ``gamma I(X;T) - beta I(T;Y)`` of a measured output (no gradient);
+        ``gamma`` defaults to the config's."""
+        gamma = self.config.gamma if gamma is None else gamma
         with torch.no_grad():
             i_xt, i_ty = self.config.estimator.terms(x_gram, t, y_gram)
-        return float(self.config.gamma * i_xt - self.config.beta * i_ty)
+        return float(gamma * i_xt - self.config.beta * i_ty)
 
-    def spsa_gradient(self, unit: Unit, h: Tensor, x_gram: Tensor, y_gram: Tensor) -> Tensor:
+    def spsa_gradient(
+        self, unit: Unit, h: Tensor, x_gram: Tensor, y_gram: Tensor, gamma: float | None = None
+    ) -> Tensor:
         """One simultaneous-perturbation estimate of ``dL_k / dtheta`` (the bottleneck part of the
-        loss) for the unit's physical parameters: program ``theta +- eps D`` (``D`` random
-        signs), measure both, return ``(L+ - L-) / (2 eps) D``. The parameters are programmed
-        back afterwards, also when a measurement fails."""
+        loss, at the unit's ``gamma``) for the unit's physical parameters: program ``theta +-
+        eps D`` (``D`` random signs), measure both, return ``(L+ - L-) / (2 eps) D``. The
+        parameters are programmed back afterwards, also when a measurement fails."""
         physics, eps = unit.physics, self.config.spsa_epsilon
         assert physics is not None
         signs = torch.randint(0, 2, physics.parameter_shape()).to(torch.float32) * 2 - 1
@@ -396,10 +409,10 @@ class PIB(LocalStageRule):
         try:
             physics.program(eps * signs)
             offset = 1.0
-            loss_plus = self.local_loss(x_gram, unit.measure(h).t, y_gram)
+            loss_plus = self.local_loss(x_gram, unit.measure(h).t, y_gram, gamma)
             physics.program(-2 * eps * signs)
             offset = -1.0
-            loss_minus = self.local_loss(x_gram, unit.measure(h).t, y_gram)
+            loss_minus = self.local_loss(x_gram, unit.measure(h).t, y_gram, gamma)
         finally:
             if offset:
                 physics.program(-offset * eps * signs)
@@ -475,6 +488,11 @@ class PIB(LocalStageRule):
         similarity and head terms that are on, which need ``labels``), and (route (c)) the
         SPSA estimate for its physics."""
         cfg = self.config
+        if labels is None and (cfg.similarity_weight > 0 or self.heads is not None):
+            raise ConfigError(
+                "similarity_weight and head_weight need class labels; this task gives none "
+                "(set both to 0)"
+            )
         unit = self.network.units[k]
         out = unit.measure(h)  # one physical query per sample and substrate
         gram = x_gram if x_gram is not None else cfg.estimator.input_gram(h)
@@ -482,12 +500,7 @@ class PIB(LocalStageRule):
         grad_t, i_xt, i_ty = self.local_gradient(gram, out.t, y_gram, gamma)
         loss = gamma * i_xt - cfg.beta * i_ty
         grad_head = None
-        if cfg.similarity_weight > 0 or self.heads is not None:
-            if labels is None:
-                raise ConfigError(
-                    "similarity_weight and head_weight need class labels; this task gives "
-                    "none (set both to 0)"
-                )
+        if labels is not None:
             if cfg.similarity_weight > 0:
                 target = label_similarity(labels, self.network.readout.out_features, out.t.dtype)
                 sim_loss, sim_grad = similarity_matching(out.t, target)
@@ -498,7 +511,7 @@ class PIB(LocalStageRule):
                 grad_t = grad_t.add_(head_grad_t, alpha=cfg.head_weight)
                 loss += cfg.head_weight * head_loss
         grad_theta = (
-            self.spsa_gradient(unit, h, gram, y_gram) if self.trains_physics(unit) else None
+            self.spsa_gradient(unit, h, gram, y_gram, gamma) if self.trains_physics(unit) else None
         )
         return UnitPass(out, grad_t, grad_theta, i_xt, i_ty, loss, grad_head)
 
@@ -509,8 +522,8 @@ class PIB(LocalStageRule):
         if unit_pass.grad_theta is not None:
             physics = self.network.units[k].physics
             physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)  # type: ignore[union-attr]
-        if self.heads is not None and unit_pass.grad_head is not None:
-            self.heads.apply(k, unit_pass.grad_head, self.config.readout_lr * factor)
+        if unit_pass.grad_head is not None:
+            self.heads.apply(k, unit_pass.grad_head, self.config.readout_lr * factor)  # type: ignore[union-attr]
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
@@ -520,5 +533,10 @@ class PIB(LocalStageRule):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        if self.heads is not None and "unit_heads" in state:
+        if self.heads is not None:
+            if "unit_heads" not in state:
+                raise ConfigError(
+                    "this PIB rule has relevance heads (head_weight > 0) but the saved state "
+                    "has none: it was written with head_weight = 0"
+                )
             self.heads.load_state_dict(state["unit_heads"])

@@ -25,14 +25,15 @@ METHODS = ("pib", "reinforce")
 #: docs/BENCHMARKS.md) and a constant learning rate (the data keep changing with the policy,
 #: and a rate decaying over the budget would freeze it on early data).
 #: The rest keeps the supervised settings RL was measured with before the supervised defaults
-#: changed (issue 15: alpha 2, lr 1e-3, beta 1 and relevance heads were chosen on labelled
-#: data, not on CartPole).
+#: changed (issue 15: alpha 2, lr 1e-3, beta 1, the heads and similarity matching were chosen
+#: on labelled data, not on CartPole).
 PIB_RL_DEFAULTS: dict[str, Any] = {
     "gamma": 0.0,
     "schedule": "constant",
     "lr": 3e-4,
     "beta": 10.0,
     "head_weight": 0.0,
+    "similarity_weight": 0.0,
     "estimator": {"alpha": 0.5, "entropy_method": "autograd"},
 }
 
