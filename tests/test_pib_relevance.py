@@ -212,3 +212,20 @@ def test_heads_refuse_a_state_saved_without_them():
     state = PIB(net, sgd_pib(head_weight=0.0), total_steps=1).state_dict()
     with pytest.raises(ConfigError, match="saved state has none"):
         PIB(spy_network(), sgd_pib(head_weight=1.0), total_steps=1).load_state_dict(state)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_relevance_gradients_on_cuda_match_cpu():
+    g = torch.Generator().manual_seed(11)
+    t, y = torch.randn(64, 16, generator=g), torch.arange(64) % 4
+    w, b = torch.randn(4, 16, generator=g), torch.randn(4, generator=g)
+    dev = torch.device("cuda")
+    cpu = similarity_matching(t, label_similarity(y, 4))
+    gpu = similarity_matching(t.to(dev), label_similarity(y.to(dev), 4))
+    assert gpu[1].device.type == "cuda" and gpu[0] == pytest.approx(cpu[0], rel=1e-5)
+    torch.testing.assert_close(gpu[1].cpu(), cpu[1], rtol=1e-4, atol=1e-6)
+    cpu_ce = softmax_cross_entropy(w, b, t, y, feature_grad=True)
+    gpu_ce = softmax_cross_entropy(w.to(dev), b.to(dev), t.to(dev), y.to(dev), feature_grad=True)
+    assert gpu_ce[0] == pytest.approx(cpu_ce[0], rel=1e-5)
+    for got, want in zip(gpu_ce[1:], cpu_ce[1:], strict=True):
+        torch.testing.assert_close(got.cpu(), want, rtol=1e-4, atol=1e-6)
