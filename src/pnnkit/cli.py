@@ -470,7 +470,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{pib.similarity_weight:g}, lr {pib.lr:g} (chosen on validation: docs/pib.md)"
     )
     header = (
-        f"{'method':<10}{'substrate':<11}{'val acc':>8}{'test acc':>9}{'queries':>12}"
+        f"{'method':<10}{'substrate':<11}{'val acc':>9}{'test acc':>9}{'queries':>12}"
         f"{'writes':>14}{'wall s':>8}"
     )
     print(header)
@@ -478,7 +478,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for s in rows:
         val = "-" if s.get("val_accuracy") is None else f"{s['val_accuracy']:.4f}"
         print(
-            f"{s['method']:<10}{s['substrate']:<11}{val:>8}{s['test_accuracy']:>9.4f}"
+            f"{s['method']:<10}{s['substrate']:<11}{val:>9}{s['test_accuracy']:>9.4f}"
             f"{s['physical_queries']:>12,}{s['device_writes']:>14,}{s['wall_seconds']:>8.1f}"
         )
     print()
