@@ -30,12 +30,14 @@ from run_jobs import named_assignments
 
 
 def jobs_for(
-    candidates: dict[str, list[str]], seeds: list[int], wide: bool
+    candidates: dict[str, list[str]], seeds: list[int], wide: bool, pib_only: bool = False
 ) -> list[dict[str, Any]]:
-    """Every job of the module docstring."""
+    """Every job of the module docstring (only PIB's with ``pib_only``)."""
     jobs: list[dict[str, Any]] = []
 
     def add(group: str, method: str, substrate: str, dataset: str, sets: list[str], **kw: Any):
+        if pib_only and method != "pib":
+            return
         name = kw.pop("name", method)
         epochs = kw.pop("epochs", 30)
         for seed in seeds:
@@ -96,9 +98,10 @@ def main() -> None:
     parser.add_argument("--candidate", action="append", default=[], help="NAME=KEY=VALUE;...")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--wide", action="store_true", help="also the bench at width 512")
+    parser.add_argument("--pib-only", action="store_true", help="no FF, HSIC or backprop jobs")
     args = parser.parse_args()
     candidates = dict(named_assignments(c) for c in args.candidate) or {"defaults": []}
-    print(json.dumps(jobs_for(candidates, args.seeds, args.wide), indent=1))
+    print(json.dumps(jobs_for(candidates, args.seeds, args.wide, args.pib_only), indent=1))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ OLD = [
     "rule.lr=3e-4",
     "rule.head_weight=0",
     "rule.similarity_weight=0",
+    "rule.readout_lr=1e-2",
 ]
 #: The old defaults with the fast estimator, the base of every other variant of that grid.
 FAST = [*OLD, "rule.estimator.alpha=2", "rule.estimator.entropy_method=closed_form"]

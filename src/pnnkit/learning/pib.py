@@ -220,7 +220,10 @@ class PIBConfig(LocalStageConfig):
     """Settings of :class:`PIB`; every default was chosen on validation accuracy (digits,
     MNIST-1D and MNIST 5k, docs/pib.md).
 
-    ``lr``: 1e-3 (Adam on the requested changes). ``beta``: weight of the Renyi relevance
+    ``lr``: 1e-3 (Adam on the requested changes). ``readout_lr``: 3e-2, the readout's and
+    the relevance heads' rate (faster heads give the units a sharper relevance signal: 1e-3 /
+    3e-3 / 1e-2 / 3e-2 / 1e-1 gave 0.42 / 0.53 / 0.62 / 0.63 / 0.62 on MNIST-1D validation).
+    ``beta``: weight of the Renyi relevance
     term ``I(T;Y)`` (1). ``gamma``: weight of the compression term ``I(X;T)`` (1; 0 did as
     well). ``compress_against``: ``input`` (X is the network input) or ``unit_input`` (X is
     the unit's own input ``h_{k-1}``). ``gamma_profile``: ``uniform`` or ``rising`` (unit
@@ -245,6 +248,7 @@ class PIBConfig(LocalStageConfig):
     """
 
     lr: float = 1e-3
+    readout_lr: float = 3e-2
     beta: float = 1.0
     gamma: float = 1.0
     compress_against: str = "input"

@@ -31,6 +31,7 @@ PIB_RL_DEFAULTS: dict[str, Any] = {
     "gamma": 0.0,
     "schedule": "constant",
     "lr": 3e-4,
+    "readout_lr": 1e-2,
     "beta": 10.0,
     "head_weight": 0.0,
     "similarity_weight": 0.0,
