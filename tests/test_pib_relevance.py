@@ -230,3 +230,16 @@ def test_relevance_gradients_on_cuda_match_cpu():
     assert gpu_ce[0] == pytest.approx(cpu_ce[0], rel=1e-5)
     for got, want in zip(gpu_ce[1:], cpu_ce[1:], strict=True):
         torch.testing.assert_close(got.cpu(), want, rtol=1e-4, atol=1e-6)
+
+
+def test_label_similarity_is_formed_once_per_step_and_never_stale():
+    rule = PIB(spy_network(), sgd_pib(), total_steps=1)
+    y = torch.arange(12) % 3
+    first = rule.label_similarity(y, torch.float32)
+    assert rule.label_similarity(y, torch.float32) is first  # the same labels: reused
+    y[0] = 1  # changed in place: formed again
+    torch.testing.assert_close(rule.label_similarity(y, torch.float32), label_similarity(y, 3))
+    other = torch.arange(12) % 2
+    torch.testing.assert_close(
+        rule.label_similarity(other, torch.float32), label_similarity(other, 3)
+    )

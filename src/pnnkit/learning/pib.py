@@ -52,13 +52,8 @@ from pnnkit.info import (
     unit_normalize,
 )
 from pnnkit.info.similarity import label_similarity, similarity_matching
-from pnnkit.learning.base import (
-    LocalStageConfig,
-    LocalStageRule,
-    StepStats,
-    softmax_cross_entropy,
-)
-from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.base import LocalStageConfig, LocalStageRule, StepStats
+from pnnkit.learning.heads import UnitHeads
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
 
 #: How the compression weight ``gamma`` is spread over the units (:class:`PIBConfig`).
@@ -304,52 +299,6 @@ class UnitPass:
     grad_head: Tensor | None = None
 
 
-class UnitHeads:
-    """A small digital linear softmax head per unit on its length-normalised measured output
-    (the extra relevance signal of Nokland & Eidnes, ICML 2019): ``(classes, width + 1)``
-    weights per unit (zero at the start), each with its own Adam. The heads only read
-    measurements and never touch the hardware; inference does not use them."""
-
-    def __init__(self, network: PhysicalNetwork, optimizer: str) -> None:
-        like = network.readout.weight
-        classes = network.readout.out_features
-        # zero weights: a softmax head's loss is convex in them, and a zero head sends no
-        # signal to its unit until it has learned something
-        self.weights = [
-            torch.zeros(classes, unit.out_features + 1, dtype=like.dtype, device=like.device)
-            for unit in network.units
-        ]
-        self.updates = [UpdateRule(optimizer) for _ in network.units]
-
-    def gradients(
-        self, k: int, t: Tensor, y: Tensor, weights: Tensor | None
-    ) -> tuple[float, Tensor, Tensor]:
-        """Head ``k``'s cross-entropy on the measured ``t``: ``(loss, dCE/d[W, b], dCE/dt)``."""
-        w = self.weights[k]
-        loss, grad_wb, grad_t = softmax_cross_entropy(
-            w[:, :-1], w[:, -1], t, y, weights=weights, feature_grad=True
-        )
-        assert grad_t is not None
-        return loss, grad_wb, grad_t
-
-    def apply(self, k: int, grad_wb: Tensor, lr: float) -> None:
-        """One Adam step of head ``k``."""
-        self.weights[k].add_(self.updates[k].delta(grad_wb, lr))
-
-    def state_dict(self) -> list[dict[str, Any]]:
-        """Per unit: the head's weights and its Adam state."""
-        return [
-            {"weight": w, "update": u.state_dict()}
-            for w, u in zip(self.weights, self.updates, strict=True)
-        ]
-
-    def load_state_dict(self, state: list[dict[str, Any]]) -> None:
-        """Restore :meth:`state_dict`."""
-        for k, saved in enumerate(state):
-            self.weights[k] = saved["weight"].clone().to(self.weights[k])
-            self.updates[k].load_state_dict(saved["update"])
-
-
 class PIB(LocalStageRule):
     """Local, model-free training of every unit by its own information bottleneck.
 
@@ -366,6 +315,22 @@ class PIB(LocalStageRule):
         super().__init__(network, config, total_steps)
         self.config: PIBConfig = config
         self.heads = UnitHeads(network, config.optimizer) if config.head_weight > 0 else None
+        self._similarity_cache: tuple[Tensor, int, Tensor] | None = None
+
+    def label_similarity(self, labels: Tensor, dtype: torch.dtype) -> Tensor:
+        """``S(Y)`` of a batch's labels (:func:`pnnkit.info.similarity.label_similarity`),
+        formed once per step: kept while the same, unchanged labels tensor comes back."""
+        cached = self._similarity_cache
+        if (
+            cached is not None
+            and cached[0] is labels
+            and cached[1] == labels._version
+            and cached[2].dtype == dtype
+        ):
+            return cached[2]
+        target = label_similarity(labels, self.network.readout.out_features, dtype)
+        self._similarity_cache = (labels, labels._version, target)
+        return target
 
     def unit_gamma(self, k: int) -> float:
         """The compression weight of unit ``k`` at the current step: ``gamma``, times
@@ -506,7 +471,7 @@ class PIB(LocalStageRule):
         grad_head = None
         if labels is not None:
             if cfg.similarity_weight > 0:
-                target = label_similarity(labels, self.network.readout.out_features, out.t.dtype)
+                target = self.label_similarity(labels, out.t.dtype)
                 sim_loss, sim_grad = similarity_matching(out.t, target)
                 grad_t = grad_t.add_(sim_grad, alpha=cfg.similarity_weight)
                 loss += cfg.similarity_weight * sim_loss
