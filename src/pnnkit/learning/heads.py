@@ -26,8 +26,9 @@ __all__ = ["UnitHeads"]
 class UnitHeads:
     """A small digital linear softmax head per unit on its length-normalised measured output
     (the extra relevance signal of Nokland & Eidnes, ICML 2019): ``(classes, width + 1)``
-    weights per unit (zero at the start), each with its own Adam. The heads only read
-    measurements and never touch the hardware; inference does not use them."""
+    weights per unit (zero at the start), each with its own optimiser (the rule's, Adam by
+    default). The heads only read measurements and never touch the hardware; inference does
+    not use them."""
 
     def __init__(self, network: PhysicalNetwork, optimizer: str) -> None:
         like = network.readout.weight
@@ -52,11 +53,11 @@ class UnitHeads:
         return loss, grad_wb, grad_t
 
     def apply(self, k: int, grad_wb: Tensor, lr: float) -> None:
-        """One Adam step of head ``k``."""
+        """One optimiser step of head ``k``."""
         self.weights[k].add_(self.updates[k].delta(grad_wb, lr))
 
     def state_dict(self) -> list[dict[str, Any]]:
-        """Per unit: the head's weights and its Adam state."""
+        """Per unit: the head's weights and its optimiser state."""
         return [
             {"weight": w, "update": u.state_dict()}
             for w, u in zip(self.weights, self.updates, strict=True)
