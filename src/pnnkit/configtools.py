@@ -37,9 +37,16 @@ _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 def build(cls: type[T], values: Mapping[str, Any]) -> T:
     """``cls(**values)`` for a dataclass, after rejecting unknown names (listing the known ones)
     and coercing each value to its field's type (nested config dataclasses from dicts);
-    then ``validate()`` if the class has one."""
+    then ``validate()`` if the class has one.
+
+    A class whose fields were renamed keeps reading old files through a static method
+    ``upgrade(values) -> values`` that maps old names and values to the new ones; it runs first.
+    """
     if not isinstance(values, Mapping):
         raise ConfigError(f"{cls.__name__} expects a table of settings, got {values!r}")
+    upgrade = getattr(cls, "upgrade", None)
+    if upgrade is not None:
+        values = upgrade(dict(values))
     hints = typing.get_type_hints(cls)
     known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     unknown = sorted(set(values) - set(known), key=str)
