@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from pnnkit.data import load_dataset
-from pnnkit.experiment.bench import BenchConfig, markdown_table, run_bench
+from pnnkit.experiment.bench import BenchConfig, run_bench
 from pnnkit.physics.measured import MeasuredSubstrate, make_synthetic_recording
+from pnnkit.results.format import bench_table
 
 
 def main() -> None:
@@ -52,7 +53,7 @@ def main() -> None:
         out=str(args.out),
     )
     result = run_bench(config)
-    print(markdown_table(result["cells"], result["skipped"]))
+    print(bench_table(result["cells"], result["skipped"]))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import pytest
 
 from pnnkit.cli import main
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.bench import BenchConfig, aggregate, markdown_table, run_bench
+from pnnkit.experiment.bench import BenchConfig, run_bench
+from pnnkit.results.format import bench_table
+from pnnkit.results.read import aggregate
 
 
 def test_aggregate_gives_mean_and_sample_std_over_seeds():
@@ -31,7 +33,7 @@ def test_aggregate_gives_mean_and_sample_std_over_seeds():
     assert cell["test_accuracy_mean"] == pytest.approx(0.6)
     assert cell["test_accuracy_std"] == pytest.approx(0.1414213, rel=1e-5)
     assert cell["physical_queries"] == 20
-    assert "| d | s | m | 0.6000 +- 0.1414 | 20 |" in markdown_table([cell])
+    assert "| d | s | m | 0.6000 +- 0.1414 | 20 |" in bench_table([cell])
 
 
 def test_bench_runs_the_valid_cells_and_names_the_skipped_ones(tmp_path):

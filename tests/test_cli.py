@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from pnnkit.cli import main
-from pnnkit.experiment import RunFolder, TrainConfig
+from pnnkit.experiment import TrainConfig
 from pnnkit.experiment.run import Trainer
 from pnnkit.learning import rule_config
+from pnnkit.results import RunFolder
 
 SMALL = [
     "--dataset",

@@ -20,9 +20,9 @@ from pnnkit.distributed import DistributedConfig, train_distributed
 from pnnkit.distributed.unit import Replica, UnitNotReadyError, UnitWorker
 from pnnkit.errors import BadMeasurementError, ConfigError
 from pnnkit.experiment.config import TrainConfig
-from pnnkit.experiment.folder import RunFolder
 from pnnkit.experiment.run import Trainer, train
 from pnnkit.physics import SUBSTRATES, IdealConfig, make_substrate
+from pnnkit.results.folder import RunFolder
 
 SKIP = {"hardware_seconds", "wall_seconds", "train_seconds", "out", "torch"}
 

@@ -9,7 +9,8 @@ import pytest
 
 from pnnkit.cli import main
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.fault_sweep import FaultSweepConfig, markdown_table
+from pnnkit.experiment.fault_sweep import FaultSweepConfig
+from pnnkit.results.format import sweep_table
 
 
 def test_spec_per_rate_and_validation():
@@ -27,7 +28,7 @@ def test_markdown_table_puts_rates_in_columns():
         {"method": m, "rate": r, "test_accuracy_mean": a, "test_accuracy_std": 0.0}
         for m, r, a in (("pib", 0.0, 0.9), ("pib", 0.4, 0.8), ("insilico", 0.0, 0.95))
     ]
-    table = markdown_table(rows)
+    table = sweep_table(rows)
     assert "| method | 0 | 0.4 |" in table
     assert "| insilico | 0.9500 +- 0.0000 | - |" in table
 

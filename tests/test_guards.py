@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from pnnkit.errors import BadMeasurementError, ConfigError, MeasurementError
-from pnnkit.experiment import RunFolder, TrainConfig
+from pnnkit.experiment import TrainConfig
 from pnnkit.experiment.run import TooManyBadMeasurementsError, Trainer
 from pnnkit.physics import Substrate
+from pnnkit.results import RunFolder
 
 
 class Glitches:

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pnnkit.cli import main
+from pnnkit.errors import CheckpointError, ConfigError
 from pnnkit.experiment.fault_sweep import FaultSweepConfig, run_fault_sweep
+from pnnkit.results import BENCH, FAULTS, RL, TRAIN, describe, folder_kind
+from pnnkit.results.folder import KIND_FILE, RunFolder, create_results_folder
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SMALL = ["--dataset", "iris", "--hidden", "8", "--epochs", "2", "--quiet"]
@@ -259,3 +264,62 @@ def test_folders_that_are_not_results_give_one_clear_line(runs, capsys, tmp_path
         assert message in err, err
     code, out, _ = run_cli(capsys, "show", fresh)  # a run that has not finished an epoch
     assert code == 0 and "unfinished, epoch 0 of 2" in out and "no epoch finished yet" in out
+
+
+# -- run folder kinds ----------------------------------------------------------------------------
+
+
+def test_reading_results_loads_no_training_code():
+    training = ["experiment", "learning", "physics", "rl", "distributed", "cli"]
+    code = (
+        "import sys, pnnkit.results, pnnkit.results.plots\n"
+        f"print([m for m in sys.modules if m.split('.')[:2] in "
+        f"[['pnnkit', t] for t in {training!r}]])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def recorded_kind(folder: Path) -> str:
+    return json.loads((folder / KIND_FILE).read_text())["kind"]
+
+
+def test_run_folders_record_their_kind(runs):
+    assert recorded_kind(runs["pib"]) == recorded_kind(runs["unsup"]) == TRAIN
+    assert recorded_kind(runs["sweep"]) == FAULTS
+    assert recorded_kind(runs["sweep"] / "rate-0.3") == BENCH
+    assert recorded_kind(runs["sweep"] / "rate-0.3" / "runs" / "iris-crossbar-pib-0") == TRAIN
+    assert describe(runs["pib"])["kind"] == TRAIN
+
+
+def test_folders_of_earlier_versions_are_told_by_their_files(runs, tmp_path):
+    """Folders without kind.json (written before it existed) load and read the same."""
+    for name in ("pib", "unsup", "sweep"):
+        old = tmp_path / name
+        shutil.copytree(runs[name], old)
+        for path in old.rglob(KIND_FILE):
+            path.unlink()
+        new_info = describe(runs[name])
+        old_info = describe(old)
+        assert old_info["kind"] == new_info["kind"] == folder_kind(old) == folder_kind(runs[name])
+        if name != "sweep":
+            assert {**old_info, "path": "", "plots": []} == {**new_info, "path": "", "plots": []}
+    assert folder_kind(tmp_path / "sweep" / "rate-0") == BENCH
+    rl = tmp_path / "rl"  # an unfinished reinforcement-learning run of an earlier version
+    rl.mkdir()
+    (rl / "config.json").write_text(json.dumps({"env": "CartPole-v1", "method": "pib"}))
+    assert folder_kind(rl) == RL and describe(rl)["status"] == "unfinished"
+    (rl / KIND_FILE).write_text(json.dumps({"kind": RL}))
+    assert folder_kind(rl) == RL
+
+
+def test_a_recorded_kind_wins_and_a_foreign_one_is_refused(runs, tmp_path):
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / KIND_FILE).write_text(json.dumps({"kind": "telescope"}))
+    with pytest.raises(CheckpointError, match="unknown kind 'telescope'"):
+        folder_kind(odd)
+    with pytest.raises(ConfigError, match="holds a train folder, not a bench one"):
+        create_results_folder(runs["pib"], BENCH)
+    with pytest.raises(ValueError, match="no kind"):
+        RunFolder(tmp_path / "x").create()

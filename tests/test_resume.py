@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from pnnkit.errors import CheckpointError, ConfigError, PnnkitError
-from pnnkit.experiment import RunFolder, TrainConfig
-from pnnkit.experiment.folder import CHECKPOINT_FORMAT
+from pnnkit.experiment import TrainConfig
 from pnnkit.experiment.run import Trainer, TrainingInterrupted
+from pnnkit.results import RunFolder
+from pnnkit.results.folder import CHECKPOINT_FORMAT
 
 #: the runs compared: rule, substrate, task and sizes (iris: 112 training samples, so batches
 #: of 32 make 4 steps per epoch)

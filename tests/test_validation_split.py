@@ -17,12 +17,13 @@ import torch
 from pnnkit.cli import _config_from_args, build_parser, main
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError, DataError
-from pnnkit.experiment import RunFolder, TrainConfig, train
-from pnnkit.experiment.bench import BenchConfig, aggregate, markdown_table
+from pnnkit.experiment import TrainConfig, train
+from pnnkit.experiment.bench import BenchConfig
 from pnnkit.experiment.fault_sweep import FaultSweepConfig
-from pnnkit.experiment.fault_sweep import markdown_table as sweep_table
-from pnnkit.experiment.results import describe_run
 from pnnkit.experiment.run import Trainer
+from pnnkit.results import RunFolder, describe_run
+from pnnkit.results.format import bench_table, sweep_table
+from pnnkit.results.read import aggregate
 
 #: a tiny supervised run: iris, one unit of 8, batches of 32
 TINY = {"dataset": "iris", "hidden": [8], "epochs": 4, "batch_size": 32}
@@ -361,11 +362,11 @@ def test_bench_and_sweep_tables_hold_the_validation_accuracy_beside_the_test_acc
     (cell,) = aggregate(runs)
     assert cell["val_accuracy_mean"] == pytest.approx(0.7)
     assert cell["val_accuracy_std"] == pytest.approx(0.1414213, rel=1e-5)
-    table = markdown_table([cell])
+    table = bench_table([cell])
     assert "| val accuracy (mean +- std) |" in table
     assert "| d | s | m | 0.6000 +- 0.1414 | 0.7000 +- 0.1414 | 10 |" in table
     old = aggregate([{k: v for k, v in r.items() if k != "val_accuracy"} for r in runs])
-    assert old[0]["val_accuracy_mean"] is None and "val accuracy" not in markdown_table(old)
+    assert old[0]["val_accuracy_mean"] is None and "val accuracy" not in bench_table(old)
     rows = [
         {"method": "pib", "rate": 0.0, "test_accuracy_mean": 0.9, "test_accuracy_std": 0.0}
         | {"val_accuracy_mean": 0.85, "val_accuracy_std": 0.01}

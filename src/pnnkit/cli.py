@@ -328,7 +328,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from pnnkit.experiment.results import describe, format_description
+    from pnnkit.results import describe, format_description
 
     info = describe(args.folder)
     print(json.dumps(info, indent=2) if args.json else format_description(info))
@@ -336,7 +336,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from pnnkit.experiment.results import plot
+    from pnnkit.results import plot
 
     for path in plot(args.folder, out=args.out):
         print(path)
@@ -344,7 +344,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from pnnkit.experiment.results import compare, format_comparison
+    from pnnkit.results import compare, format_comparison
 
     result = compare(args.folders, plot_path=args.out)
     print(json.dumps(result, indent=2) if args.json else format_comparison(result))
@@ -489,7 +489,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from pnnkit.experiment.bench import BenchConfig, markdown_table, run_bench
+    from pnnkit.experiment.bench import BenchConfig, run_bench
+    from pnnkit.results.format import bench_table
 
     d = BenchConfig()
     config = BenchConfig(
@@ -511,7 +512,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(markdown_table(result["cells"], result["skipped"]))
+        print(bench_table(result["cells"], result["skipped"]))
         print(f"\n{len(result['runs'])} runs in {result['wall_seconds']:.0f} s; files:")
         for path in result["files"].values():
             print(f"  {path}")
@@ -549,7 +550,8 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_faults(args: argparse.Namespace) -> int:
-    from pnnkit.experiment.fault_sweep import FaultSweepConfig, markdown_table, run_fault_sweep
+    from pnnkit.experiment.fault_sweep import FaultSweepConfig, run_fault_sweep
+    from pnnkit.results.format import sweep_table
 
     d = FaultSweepConfig()
     config = FaultSweepConfig(
@@ -573,10 +575,10 @@ def _cmd_faults(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(markdown_table(result["rows"]))
+        print(sweep_table(result["rows"]))
         if any(row.get("val_accuracy_mean") is not None for row in result["rows"]):
             print("\nvalidation accuracy:")
-            print(markdown_table(result["rows"], "val_accuracy"))
+            print(sweep_table(result["rows"], "val_accuracy"))
         for path in result["files"].values():
             print(f"  {path}")
     return 0

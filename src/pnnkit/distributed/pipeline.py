@@ -74,10 +74,10 @@ from pnnkit.distributed.unit import (
 )
 from pnnkit.errors import ConfigError, PnnkitError, TrainingInterrupted
 from pnnkit.experiment.config import TrainConfig
-from pnnkit.experiment.folder import atomic_write_bytes, load_state_file
 from pnnkit.experiment.run import EpochProgress, TooManyBadMeasurementsError, Trainer, batches
 from pnnkit.learning.pib import PIB
 from pnnkit.physics import Counters
+from pnnkit.results.folder import atomic_write_bytes, load_state_file
 
 
 def _import_ray() -> Any:

@@ -1,7 +1,6 @@
 """Runs: typed config, run folder, training loop, plots."""
 
 from pnnkit.experiment.config import TrainConfig
-from pnnkit.experiment.folder import RunFolder
 from pnnkit.experiment.run import Trainer, resume, train
 
-__all__ = ["RunFolder", "TrainConfig", "Trainer", "resume", "train"]
+__all__ = ["TrainConfig", "Trainer", "resume", "train"]

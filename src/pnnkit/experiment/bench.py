@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import statistics
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +29,9 @@ from pnnkit.experiment.config import TrainConfig, substrate_spec
 from pnnkit.experiment.run import train
 from pnnkit.learning import RULES, make_rule, rule_config
 from pnnkit.network import PhysicalNetwork
+from pnnkit.results.folder import BENCH, create_results_folder
+from pnnkit.results.format import bench_table
+from pnnkit.results.read import aggregate
 
 #: the default comparison: every supervised method on the crossbar and the scattering medium
 DEFAULT_METHODS = ["pib", "insilico", "pat", "ff", "dfa", "spsa", "hsic", "backprop", "readout"]
@@ -162,8 +164,7 @@ def _run(config: TrainConfig) -> dict[str, Any]:
 def run_bench(config: BenchConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run the grid; returns ``{"cells", "runs", "skipped", "files", "wall_seconds"}``."""
     config.validate()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = create_results_folder(config.out, BENCH)
     runnable, skipped = [], []
     for job in config.jobs():
         train_config = config.train_config(job, out)
@@ -204,68 +205,6 @@ def run_bench(config: BenchConfig, *, progress: bool = True) -> dict[str, Any]:
     }
 
 
-def aggregate(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and standard deviation of the test accuracy (and of the last epoch's validation
-    accuracy: None when the runs have none) over seeds, means of the costs, per (dataset,
-    substrate, method), in the order the runs came."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for run in runs:
-        groups.setdefault((run["dataset"], run["substrate"], run["method"]), []).append(run)
-    cells = []
-    for (dataset, substrate, method), rows in groups.items():
-        accuracy = [r["test_accuracy"] for r in rows]
-        val = [r["val_accuracy"] for r in rows if r.get("val_accuracy") is not None]
-        cells.append(
-            {
-                "dataset": dataset,
-                "substrate": substrate,
-                "method": method,
-                "runs": len(rows),
-                "test_accuracy_mean": statistics.mean(accuracy),
-                "test_accuracy_std": statistics.stdev(accuracy) if len(rows) > 1 else 0.0,
-                "val_accuracy_mean": statistics.mean(val) if val else None,
-                "val_accuracy_std": statistics.stdev(val) if len(val) > 1 else 0.0 if val else None,
-                "physical_queries": statistics.mean(r["physical_queries"] for r in rows),
-                "device_writes": statistics.mean(r["device_writes"] for r in rows),
-                "digital_seconds": statistics.mean(r["digital_seconds"] for r in rows),
-                "wall_seconds": statistics.mean(r["wall_seconds"] for r in rows),
-            }
-        )
-    return cells
-
-
-def markdown_table(cells: Sequence[dict[str, Any]], skipped: Sequence[dict[str, Any]] = ()) -> str:
-    """The cells as a Markdown table (costs are per run, averaged over seeds), then the skips.
-    The validation accuracy column appears when a cell has one."""
-    with_val = any(c.get("val_accuracy_mean") is not None for c in cells)
-    lines = [
-        "| dataset | substrate | method | test accuracy (mean +- std) "
-        + ("| val accuracy (mean +- std) " if with_val else "")
-        + "| physical queries | device writes | digital s | wall s |",
-        "|---|---|---|---|" + ("---|" if with_val else "") + "---|---|---|---|",
-    ]
-    for c in cells:
-        val = ""
-        if with_val:
-            val = f"| {mean_std(c.get('val_accuracy_mean'), c.get('val_accuracy_std'))} "
-        lines.append(
-            f"| {c['dataset']} | {c['substrate']} | {c['method']} "
-            f"| {c['test_accuracy_mean']:.4f} +- {c['test_accuracy_std']:.4f} "
-            f"{val}| {c['physical_queries']:,.0f} | {c['device_writes']:,.0f} "
-            f"| {c['digital_seconds']:.1f} | {c['wall_seconds']:.1f} |"
-        )
-    for s in skipped:
-        lines.append(f"\nskipped {s['method']} on {s['substrate']} ({s['dataset']}): {s['why']}")
-    return "\n".join(lines)
-
-
-def mean_std(mean: Any, std: Any) -> str:
-    """``mean +- std`` to 4 places, or ``-`` when there is no value."""
-    if not isinstance(mean, int | float):
-        return "-"
-    return f"{mean:.4f} +- {std if isinstance(std, int | float) else 0.0:.4f}"
-
-
 def write_results(
     out: Path,
     runs: Sequence[dict[str, Any]],
@@ -273,7 +212,7 @@ def write_results(
     skipped: Sequence[dict[str, Any]],
 ) -> dict[str, str]:
     """``runs.csv``, ``bench.csv``, ``bench.md`` and the accuracy-against-queries plot."""
-    from pnnkit.experiment.plots import plot_accuracy_vs_queries
+    from pnnkit.results.plots import plot_accuracy_vs_queries
 
     files = {
         "runs": out / "runs.csv",
@@ -289,6 +228,6 @@ def write_results(
             writer = csv.DictWriter(stream, columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-    files["table_md"].write_text(markdown_table(cells, skipped) + "\n")
+    files["table_md"].write_text(bench_table(cells, skipped) + "\n")
     plot_accuracy_vs_queries(cells, files["plot"])
     return {name: str(path) for name, path in files.items()}

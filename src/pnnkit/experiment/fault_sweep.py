@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.bench import BenchConfig, mean_std, run_bench
+from pnnkit.experiment.bench import BenchConfig, run_bench
 from pnnkit.faults import parse_faults
+from pnnkit.results.folder import FAULTS, create_results_folder
+from pnnkit.results.format import sweep_table
 
 SWEEP_COLUMNS = [
     "kind",
@@ -96,8 +98,7 @@ class FaultSweepConfig:
 def run_fault_sweep(config: FaultSweepConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run every rate's grid; returns ``{"rows", "skipped", "files"}``."""
     config.validate()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = create_results_folder(config.out, FAULTS)
     rows: list[dict[str, Any]] = []
     curves: dict[tuple[str, float], list[float]] = {}
     skipped: list[dict[str, Any]] = []
@@ -137,24 +138,6 @@ def _mean_curve(bench_out: Path, method: str) -> list[float]:
     return [statistics.mean(values) for values in zip(*series, strict=True)]
 
 
-def markdown_table(rows: list[dict[str, Any]], metric: str = "test_accuracy") -> str:
-    """Methods as rows, rates as columns: ``metric`` (``test_accuracy`` or ``val_accuracy``)
-    mean +- std over seeds; ``-`` where a cell has none."""
-    rates = sorted({r["rate"] for r in rows})
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    cell = {(r["method"], r["rate"]): r for r in rows}
-    empty: dict[str, Any] = {}
-    lines = [
-        "| method | " + " | ".join(f"{rate:g}" for rate in rates) + " |",
-        "|---|" + "---|" * len(rates),
-    ]
-    for method in methods:
-        found = [cell.get((method, rate), empty) for rate in rates]
-        values = [mean_std(r.get(f"{metric}_mean"), r.get(f"{metric}_std")) for r in found]
-        lines.append(f"| {method} | " + " | ".join(values) + " |")
-    return "\n".join(lines)
-
-
 def _write(
     out: Path,
     config: FaultSweepConfig,
@@ -162,7 +145,7 @@ def _write(
     curves: dict[tuple[str, float], list[float]],
     skipped: list[dict[str, Any]],
 ) -> dict[str, str]:
-    from pnnkit.experiment.plots import plot_accuracy_vs_rate, plot_recovery
+    from pnnkit.results.plots import plot_accuracy_vs_rate, plot_recovery
 
     files = {"table_csv": out / "faults.csv", "table_md": out / "faults.md"}
     with files["table_csv"].open("w", newline="") as stream:
@@ -170,10 +153,10 @@ def _write(
         writer.writeheader()
         writer.writerows(rows)
     title = f"{config.kind} faults ({config.when}) on {config.substrate}, {config.dataset}"
-    lines = [f"{title}: test accuracy against the fault rate", "", markdown_table(rows)]
+    lines = [f"{title}: test accuracy against the fault rate", "", sweep_table(rows)]
     if any(r.get("val_accuracy_mean") is not None for r in rows):
         lines += ["", "validation accuracy against the fault rate", ""]
-        lines.append(markdown_table(rows, "val_accuracy"))
+        lines.append(sweep_table(rows, "val_accuracy"))
     lines += [f"\nskipped {s['method']}: {s['why']}" for s in skipped]
     files["table_md"].write_text("\n".join(lines) + "\n")
     files["plot"] = out / "accuracy_vs_rate.png"

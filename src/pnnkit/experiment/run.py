@@ -75,19 +75,19 @@ from pnnkit.errors import (
 )
 from pnnkit.experiment import unsupervised
 from pnnkit.experiment.config import TrainConfig, build_network, substrate_spec
-from pnnkit.experiment.folder import RunFolder
-from pnnkit.experiment.plots import (
-    plot_embedding,
-    plot_information_plane,
-    plot_learning_curves,
-    plot_unsupervised_curves,
-)
 from pnnkit.faults import FaultSchedule
 from pnnkit.info import unit_normalize
 from pnnkit.learning import BottleneckEstimator, LearningRule, PIBConfig, make_rule
 from pnnkit.learning.multiview import ImageLayout, MultiViewConfig, MultiViewPIB, image_shape
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import SUBSTRATES, Counters
+from pnnkit.results.folder import TRAIN, RunFolder
+from pnnkit.results.plots import (
+    plot_embedding,
+    plot_information_plane,
+    plot_learning_curves,
+    plot_unsupervised_curves,
+)
 
 T = TypeVar("T")
 
@@ -251,7 +251,7 @@ class Trainer:
     ) -> None:
         config.validate()
         self.config = config
-        self.folder = RunFolder(config.out)
+        self.folder = RunFolder(config.out, TRAIN)
         if config.tensorboard:
             summary_writer_class()  # fail before any work when the package is missing
         torch.manual_seed(config.seed)

@@ -95,35 +95,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run ``pnnkit rl``; prints a readable summary, or JSON with ``--json``."""
+    from pnnkit.results.format import format_rl_summary
     from pnnkit.rl.run import run_rl
 
     summary = run_rl(config_from_args(args), progress=not args.quiet, overwrite=args.overwrite)
-    print(json.dumps(summary) if args.json else format_summary(summary))
+    print(json.dumps(summary) if args.json else format_rl_summary(summary))
     return 0
-
-
-def format_summary(s: dict[str, Any]) -> str:
-    """The summary of a run as a few aligned lines."""
-    where = "" if s["method"] == "reinforce" else f" on {s['substrate']}"
-    if s["solved"]:
-        solved = f"after {s['episodes_to_solve']:,} training episodes"
-    elif s["solve_threshold"] is None:
-        solved = "no threshold defined for this environment"
-    else:
-        solved = "not within the budget"
-    threshold = "" if s["solve_threshold"] is None else f" (threshold {s['solve_threshold']:g})"
-    return "\n".join(
-        [
-            f"{s['method']}{where}, {s['env']}, seed {s['seed']}",
-            f"  mean return        {s['mean_return']:.1f} +- {s['std_return']:.1f} over "
-            f"{s['eval_episodes']} greedy episodes",
-            f"  solved             {solved}{threshold}",
-            f"  training episodes  {s['episodes_used']:,} of {s['episodes_budget']:,}",
-            f"  physical queries   {s['physical_queries']:,} in training "
-            f"({s['evaluation_queries']:,} more in evaluation)",
-            f"  policy samples     {s['policy_samples']:,} in training",
-            f"  wall time          {s['wall_seconds']:.1f} s",
-            f"  run folder         {s['run_dir']}",
-            f"  return curve       {s['plots'][0]}",
-        ]
-    )

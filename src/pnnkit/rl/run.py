@@ -16,7 +16,7 @@ policy plays ``eval_episodes`` fresh episodes (seeds used nowhere else): their m
 reported ``mean_return``. For a run that stopped when solved, this re-evaluation is the honest
 figure: the evaluation that first crossed the threshold was selected for crossing it.
 
-Run folder (:class:`pnnkit.experiment.folder.RunFolder`): ``config.json``, ``metrics.jsonl``
+Run folder (:class:`pnnkit.results.folder.RunFolder`): ``config.json``, ``metrics.jsonl``
 (one line per iteration), ``summary.json``, ``checkpoint.pt`` (network and substrate state,
 rule and optimiser state, scaler, random generators; written atomically every iteration) and
 ``returns.png``.
@@ -40,10 +40,10 @@ import torch
 from tqdm import tqdm
 
 from pnnkit.experiment.config import build_network
-from pnnkit.experiment.folder import RunFolder
 from pnnkit.experiment.run import evaluation_apart
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Counters
+from pnnkit.results.folder import RL, RunFolder
 from pnnkit.rl.config import RLConfig
 from pnnkit.rl.envs import EnvPool, Episode, env_info, run_episodes
 from pnnkit.rl.pib_rl import PIBAgent, WeightedPIB
@@ -119,7 +119,7 @@ class RLRunner:
         self.train_returns: list[float] = []
         self.history: list[dict[str, Any]] = []
         self.train_seconds = 0.0
-        self.folder = RunFolder(config.out)
+        self.folder = RunFolder(config.out, RL)
         self.returns_plot = self.folder.path / "returns.png"
         self.folder.create(overwrite=overwrite)
         self.folder.write_json(self.folder.config, config.resolved())

@@ -1,7 +1,9 @@
-"""Plots written to the run folder (matplotlib, non-interactive backend)."""
+"""Plots of results (matplotlib, non-interactive backend): drawn into run, bench and
+fault-sweep folders by training, and again by ``pnnkit plot`` and ``pnnkit compare``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,7 @@ def plot_information_plane(metrics: list[dict[str, Any]], path: Path, title: str
     plt.close(fig)
 
 
-def plot_accuracy_vs_queries(cells: list[dict[str, Any]], path: Path) -> None:
+def plot_accuracy_vs_queries(cells: Sequence[dict[str, Any]], path: Path) -> None:
     """Test accuracy (mean +- std over seeds) against the physical queries spent in training,
     one panel per (dataset, substrate), one labelled point per method. The query axis is
     logarithmic above 1,000 and linear below (rules that train on a twin spend almost none)."""
@@ -149,7 +151,7 @@ def plot_embedding(
     plt.close(fig)
 
 
-def plot_accuracy_vs_rate(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+def plot_accuracy_vs_rate(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
     """Test accuracy (mean +- std over seeds) against the fault rate, one line per method."""
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     for method in dict.fromkeys(r["method"] for r in rows):

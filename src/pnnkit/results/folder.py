@@ -1,7 +1,11 @@
-"""The run folder: resolved config, per-epoch metrics log, summary, checkpoint and plots.
+"""The run folder: its kind, resolved config, per-epoch metrics log, summary, checkpoint, plots.
 
 Layout of ``RUN/``::
 
+    kind.json                   what wrote the folder: ``{"kind": "train"}`` (``pnnkit train``,
+                                distributed runs included), ``rl``, ``bench`` or ``faults``;
+                                folders of earlier versions have none (the reader then tells
+                                the kind from the files, :func:`pnnkit.results.read.folder_kind`)
     config.json                 the resolved config (every default filled in)
     metrics.jsonl               one JSON object per epoch
     summary.json                final results and costs
@@ -23,18 +27,27 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from pnnkit.errors import CheckpointError, ConfigError
 
 CHECKPOINT_FORMAT = "pnnkit-checkpoint-1"
 
+#: the kinds of results folder, named after the verb that writes them
+TRAIN, RL, BENCH, FAULTS = "train", "rl", "bench", "faults"
+KINDS = (TRAIN, RL, BENCH, FAULTS)
+#: the file that records a folder's kind
+KIND_FILE = "kind.json"
+
 
 class RunFolder:
-    """Paths and atomic writers of one run."""
+    """Paths and atomic writers of one run. ``kind`` (:data:`KINDS`) is recorded in
+    ``kind.json`` by :meth:`create`; a folder opened only to read its files needs none."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], kind: str | None = None) -> None:
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"unknown run folder kind {kind!r}; choices: {', '.join(KINDS)}")
         self.path = Path(path)
+        self.kind = kind
+        self.kind_file = self.path / KIND_FILE
         self.config = self.path / "config.json"
         self.metrics = self.path / "metrics.jsonl"
         self.summary = self.path / "summary.json"
@@ -45,8 +58,11 @@ class RunFolder:
         self.information_plane = self.path / "information_plane.png"
 
     def create(self, *, overwrite: bool = False) -> None:
-        """Make the folder. A folder holding any run file is refused unless ``overwrite``, and
-        only then are the old run files removed (nothing else in the folder is touched)."""
+        """Make the folder and record its kind. A folder holding any run file is refused unless
+        ``overwrite``, and only then are the old run files removed (nothing else in the folder
+        is touched)."""
+        if self.kind is None:
+            raise ValueError(f"RunFolder({str(self.path)!r}) was given no kind to create")
         run_files = (self.config, self.metrics, self.summary, self.checkpoint, self.guard_log)
         events = sorted(self.tensorboard.glob("events.out.tfevents.*"))
         existing = [p.name for p in run_files if p.exists()]
@@ -63,6 +79,7 @@ class RunFolder:
             raise ConfigError(f"cannot create run folder {self.path}: {error}") from None
         for old in (*run_files, *events):
             old.unlink(missing_ok=True)
+        self.write_json(self.kind_file, {"kind": self.kind})
 
     def write_json(self, path: Path, values: dict[str, Any]) -> None:
         """Write ``values`` as indented JSON to ``path``, atomically."""
@@ -85,6 +102,8 @@ class RunFolder:
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """``torch.save`` to a temporary file in the same folder, then rename over the old one."""
+        import torch  # imported when needed: reading results never loads torch
+
         state = {"format": CHECKPOINT_FORMAT, **state}
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".checkpoint-", suffix=".tmp")
         try:
@@ -108,10 +127,34 @@ class RunFolder:
         return [json.loads(line) for line in self.metrics.read_text().splitlines() if line]
 
 
+def create_results_folder(path: str | os.PathLike[str], kind: str) -> Path:
+    """Make the folder of a bench or fault sweep (``kind``), which gathers run folders and
+    tables, and record its kind; a folder that records another kind is refused."""
+    folder = Path(path)
+    recorded = folder / KIND_FILE
+    if recorded.exists():
+        try:
+            old = json.loads(recorded.read_text(encoding="utf-8")).get("kind")
+        except (OSError, ValueError, AttributeError):
+            old = None
+        if old != kind:
+            raise ConfigError(
+                f"{folder} holds a {old} folder, not a {kind} one; choose a new --out"
+            )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create results folder {folder}: {error}") from None
+    atomic_write_bytes(recorded, (json.dumps({"kind": kind}, indent=2) + "\n").encode())
+    return folder
+
+
 def load_state_file(path: Path, fmt: str) -> dict[str, Any]:
     """A state saved by :func:`torch.save` with ``{"format": fmt, ...}``, loaded with
     ``weights_only=True`` (no code runs from the file); a missing, truncated, foreign or
     unsafe file is a :class:`CheckpointError` naming it, never a traceback."""
+    import torch
+
     try:
         state = torch.load(path, weights_only=True)
     except Exception as error:  # torch raises many types for damaged files
