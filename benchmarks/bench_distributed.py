@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from bench_perf import machine, markdown
+from perf.harness import machine, markdown
 from pnnkit.distributed import DistributedConfig, train_distributed
 from pnnkit.experiment.config import TrainConfig
 from pnnkit.experiment.run import train

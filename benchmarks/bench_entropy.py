@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-import bench_perf
-from bench_perf import interleaved, loglog_plot, machine, markdown, median_ms, write_csv
+from perf import harness
+from perf.harness import interleaved, loglog_plot, machine, markdown, median_ms, write_csv
 from pnnkit.info import (
     gaussian_gram,
     kernel_width,
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     clock = args.clock or ("cpu" if device.type == "cpu" else "wall")
-    bench_perf.CLOCK = time.process_time if clock == "cpu" else time.perf_counter
+    harness.CLOCK = time.process_time if clock == "cpu" else time.perf_counter
     env = f"{machine()}; clock: {clock}"
     print(f"matrix-based Renyi entropy of one Gram matrix, float32; {env}")
     rows = []

@@ -35,7 +35,7 @@ Error: the probes' part falls as ``1 / sqrt(k)``; the quadrature error falls wit
 quickly for ``alpha >= 1`` and slowly for ``alpha < 1`` (``l^alpha`` is not smooth at 0, where
 Gaussian Gram matrices have most of their eigenvalues); ``r`` should exceed the number of
 clusters (classes) in the batch. The errors measured against the eigenvalue path for the
-defaults and other ``(k, m, r)`` are in docs/BENCHMARKS.md (``benchmarks/bench_perf.py``).
+defaults and other ``(k, m, r)`` are in docs/BENCHMARKS.md (``benchmarks/perf/``).
 """
 
 from __future__ import annotations
