@@ -308,7 +308,10 @@ def test_folders_of_earlier_versions_are_told_by_their_files(runs, tmp_path):
     rl = tmp_path / "rl"  # an unfinished reinforcement-learning run of an earlier version
     rl.mkdir()
     (rl / "config.json").write_text(json.dumps({"env": "CartPole-v1", "method": "pib"}))
-    assert folder_kind(rl) == RL and describe(rl)["status"] == "unfinished"
+    lines = [json.dumps({"iteration": i, "episodes": 10 * i}) for i in (1, 2)]
+    (rl / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    assert folder_kind(rl) == RL
+    assert describe(rl)["status"] == "unfinished" and describe(rl)["iterations"] == 2
     (rl / KIND_FILE).write_text(json.dumps({"kind": RL}))
     assert folder_kind(rl) == RL
 

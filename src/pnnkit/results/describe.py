@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from pnnkit.errors import CheckpointError
-from pnnkit.results.folder import BENCH, FAULTS, RL, TRAIN
+from pnnkit.results.folder import BENCH, FAULTS, RL, TRAIN, read_metrics
 from pnnkit.results.format import count, format_rl_summary, runs_table, seconds
-from pnnkit.results.read import folder_kind, read_csv, read_json, read_metrics, run_folders
+from pnnkit.results.read import folder_kind, read_csv, read_json, run_folders
 
 #: the metric each task's runs are judged and compared on, with its readable name
 METRICS = {
@@ -243,7 +243,7 @@ def _describe_fault_sweep(folder: Path) -> dict[str, Any]:
 def _describe_rl(folder: Path) -> dict[str, Any]:
     config = read_json(folder / "config.json")
     summary_path = folder / "summary.json"
-    metrics = read_metrics(folder / "metrics.jsonl")
+    metrics = read_metrics(folder / "metrics.jsonl", key="iteration")
     return {
         "kind": RL,
         "path": str(folder),

@@ -121,10 +121,37 @@ class RunFolder:
         return load_state_file(self.checkpoint, CHECKPOINT_FORMAT)
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        """The records of ``metrics.jsonl`` (none when it does not exist)."""
-        if not self.metrics.exists():
-            return []
-        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line]
+        """The records of ``metrics.jsonl`` (none when it does not exist; :func:`read_metrics`)."""
+        return read_metrics(self.metrics, key=None)
+
+
+def read_metrics(path: Path, key: str | None = "epoch") -> list[dict[str, Any]]:
+    """The records of ``metrics.jsonl`` (none if the file is missing), each holding ``key``
+    (``epoch`` for training runs, ``iteration`` for reinforcement-learning runs; None: any
+    object). A torn last line (a run killed while writing it) is ignored; a damaged line before
+    it is a :class:`CheckpointError`."""
+    if not path.exists():
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path}: cannot read the file ({error})") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if number == len(lines):
+                break
+            raise CheckpointError(f"{path}: line {number} is damaged (not JSON)") from None
+        if not isinstance(record, dict):
+            raise CheckpointError(f"{path}: line {number} is not a JSON object")
+        if key is not None and key not in record:
+            raise CheckpointError(f"{path}: line {number} is not an {key} record")
+        records.append(record)
+    return records
 
 
 def create_results_folder(path: str | os.PathLike[str], kind: str) -> Path:
@@ -136,7 +163,7 @@ def create_results_folder(path: str | os.PathLike[str], kind: str) -> Path:
         try:
             old = json.loads(recorded.read_text(encoding="utf-8")).get("kind")
         except (OSError, ValueError, AttributeError):
-            old = None
+            old = f"damaged {KIND_FILE}"
         if old != kind:
             raise ConfigError(
                 f"{folder} holds a {old} folder, not a {kind} one; choose a new --out"

@@ -37,31 +37,6 @@ def read_json(path: Path) -> dict[str, Any]:
     return values
 
 
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The per-epoch records of ``metrics.jsonl`` (none if the file is missing). A torn last line
-    (a run killed while writing it) is ignored; a damaged line before it is an error."""
-    if not path.exists():
-        return []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path}: cannot read the file ({error})") from None
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            if number == len(lines):
-                break
-            raise CheckpointError(f"{path}: line {number} is damaged (not JSON)") from None
-        if not isinstance(record, dict) or "epoch" not in record:
-            raise CheckpointError(f"{path}: line {number} is not an epoch record")
-        records.append(record)
-    return records
-
-
 def folder_kind(path: str | os.PathLike[str]) -> str:
     """``train``, ``rl``, ``bench`` or ``faults``: the kind the folder records, or, for a folder
     of an earlier version, the kind its files show; anything else is a :class:`CheckpointError`."""

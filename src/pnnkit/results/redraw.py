@@ -7,15 +7,8 @@ from pathlib import Path
 
 from pnnkit.errors import CheckpointError, ConfigError
 from pnnkit.results.describe import describe_run
-from pnnkit.results.folder import BENCH, FAULTS, TRAIN
-from pnnkit.results.read import (
-    bench_cells,
-    folder_kind,
-    number,
-    read_csv,
-    read_metrics,
-    run_folders,
-)
+from pnnkit.results.folder import BENCH, FAULTS, TRAIN, read_metrics
+from pnnkit.results.read import bench_cells, folder_kind, number, read_csv, run_folders
 
 
 def plot(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None) -> list[str]:
