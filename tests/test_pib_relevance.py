@@ -188,8 +188,7 @@ def test_reinforcement_learning_keeps_its_measured_pib_settings():
 
 
 def test_a_checkpoint_from_before_the_relevance_terms_resumes_without_them(tmp_path):
-    from pnnkit.experiment import RunFolder, TrainConfig, train
-    from pnnkit.experiment.run import Trainer
+    from pnnkit.experiment import RunFolder, TrainConfig, Trainer, train
 
     config = TrainConfig(
         dataset="iris", hidden=[8], epochs=2, batch_size=32, calibration_samples=32,

@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 import torch
 
-from pnnkit.errors import CheckpointError, ConfigError, PnnkitError
-from pnnkit.experiment import RunFolder, TrainConfig
+from pnnkit.errors import CheckpointError, ConfigError, PnnkitError, TrainingInterrupted
+from pnnkit.experiment import RunFolder, TrainConfig, Trainer
 from pnnkit.experiment.folder import CHECKPOINT_FORMAT
-from pnnkit.experiment.run import Trainer, TrainingInterrupted
 
 #: the runs compared: rule, substrate, task and sizes (iris: 112 training samples, so batches
 #: of 32 make 4 steps per epoch)

@@ -17,12 +17,11 @@ import torch
 from pnnkit.cli import _config_from_args, build_parser, main
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError, DataError
-from pnnkit.experiment import RunFolder, TrainConfig, train
+from pnnkit.experiment import RunFolder, TrainConfig, Trainer, train
 from pnnkit.experiment.bench import BenchConfig, aggregate, markdown_table
 from pnnkit.experiment.fault_sweep import FaultSweepConfig
 from pnnkit.experiment.fault_sweep import markdown_table as sweep_table
 from pnnkit.experiment.results import describe_run
-from pnnkit.experiment.run import Trainer
 
 #: a tiny supervised run: iris, one unit of 8, batches of 32
 TINY = {"dataset": "iris", "hidden": [8], "epochs": 4, "batch_size": 32}
