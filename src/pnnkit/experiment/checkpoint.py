@@ -151,9 +151,9 @@ def upgrade(state: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint of an earlier version in today's layout: the task's state was saved as
     ``unsupervised`` (baselines and embeddings, empty for a supervised run)."""
     if "task" not in state and "unsupervised" in state:
-        state = {**state, "task": state["unsupervised"]}
-        if state["config"].get("task", "supervised") != "unsupervised":
-            state["task"] = {}
+        config = state.get("config")
+        task = config.get("task", "supervised") if isinstance(config, dict) else None
+        state = {**state, "task": state["unsupervised"] if task == "unsupervised" else {}}
     return state
 
 

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pnnkit.data import load_dataset
+from pnnkit.data import Dataset, load_dataset
+from pnnkit.experiment.config import TrainConfig
 from pnnkit.experiment.evaluation import (
     Representation,
     embedding_2d,
@@ -56,8 +57,8 @@ class Unsupervised(Task):
     shown = (("probe_accuracy", "probe"), ("kmeans_nmi", "nmi"))
     prefix = "unsupervised "
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: TrainConfig, data: Dataset) -> None:
+        super().__init__(config, data)
         #: the baseline representations' scores, measured before training
         self.baselines: dict[str, dict[str, float]] = {}
         #: 2-D embeddings of the test split before and after training
