@@ -392,32 +392,3 @@ def test_rl_verb_errors_are_project_errors(tmp_path):
         args = parser().parse_args(["rl", "--out", str(tmp_path / "x"), "--quiet", *extra])
         with pytest.raises(PnnkitError):
             args.func(args)
-
-
-def test_ctrl_c_stops_after_the_iteration_with_its_metrics_and_checkpoint(tmp_path, monkeypatch):
-    """The first Ctrl-C lets the iteration at hand finish (its metrics line and checkpoint
-    written), then stops with a message that names where (as training runs do)."""
-    import os
-    import signal
-
-    from pnnkit.errors import TrainingInterrupted
-
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        runner = RLRunner(tiny(tmp_path, episodes=12))
-        real = runner.iterate
-
-        def iterate_then_interrupt():
-            record = real()
-            os.kill(os.getpid(), signal.SIGINT)
-            return record
-
-        monkeypatch.setattr(runner, "iterate", iterate_then_interrupt)
-        with pytest.raises(TrainingInterrupted, match="interrupted after iteration 1"):
-            runner.train(progress=False)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    folder = RunFolder(tmp_path / "run")
-    assert len(folder.read_metrics()) == 1
-    assert folder.load_checkpoint()["iteration"] == 1
-    assert not folder.summary.exists()
