@@ -22,6 +22,7 @@ from pnnkit.experiment.bench import BenchConfig, aggregate, markdown_table
 from pnnkit.experiment.fault_sweep import FaultSweepConfig
 from pnnkit.experiment.fault_sweep import markdown_table as sweep_table
 from pnnkit.experiment.results import describe_run
+from pnnkit.tasks.supervised import Supervised
 
 #: a tiny supervised run: iris, one unit of 8, batches of 32
 TINY = {"dataset": "iris", "hidden": [8], "epochs": 4, "batch_size": 32}
@@ -226,8 +227,8 @@ def test_best_val_takes_the_earliest_epoch_on_a_tie():
         {"epoch": 3, "train_accuracy": 0.7, "val_accuracy": 0.9, "test_accuracy": 0.63},
         {"epoch": 4, "train_accuracy": 0.8, "val_accuracy": 0.8, "test_accuracy": 0.64},
     ]
-    fake = SimpleNamespace(history=history, config=SimpleNamespace(select="best-val"))
-    picked = Trainer._selection(fake)  # type: ignore[arg-type]
+    fake = SimpleNamespace(config=SimpleNamespace(select="best-val"))
+    picked = Supervised.selection(fake, history)  # type: ignore[arg-type]
     assert picked == {
         "test_accuracy": 0.62,
         "train_accuracy": 0.8,
