@@ -4,7 +4,7 @@
 
 Trains ``pnnkit train`` (the defaults, or ``--set`` overrides) with ``K`` units of ``--width``
 each on ``--dataset``/``--substrate``, then fits a linear probe (logistic regression on the
-standardised representation, :func:`pnnkit.experiment.unsupervised.linear_probe`) on every
+standardised representation, :func:`pnnkit.experiment.evaluation.linear_probe`) on every
 unit's measured output of the training split and scores it on the validation split (the
 per-unit curve is a diagnostic and chose nothing; the probes read the last epoch's network),
 and reports the network's own validation and test accuracy. Prints a Markdown table and
@@ -26,9 +26,8 @@ import torch
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
-    from pnnkit.experiment import TrainConfig
-    from pnnkit.experiment.run import Trainer
-    from pnnkit.experiment.unsupervised import Representation, linear_probe
+    from pnnkit.experiment import TrainConfig, Trainer
+    from pnnkit.experiment.evaluation import Representation, linear_probe
 
     torch.set_num_threads(1)
     config = TrainConfig(

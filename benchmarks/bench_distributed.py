@@ -3,7 +3,7 @@
 Every run trains the same config (PIB, crossbar units, ``--latency`` seconds slept per pass of
 every substrate, i.e. per batch per unit), three ways:
 
-- ``sequential``: :func:`pnnkit.experiment.run.train`, the ordinary trainer, with ``--threads``
+- ``sequential``: :func:`pnnkit.experiment.train`, the ordinary trainer, with ``--threads``
   torch threads (1 by default, as each actor has: the same arithmetic, so the same numbers to
   the last digit, and no thread oversubscription on a busy machine, which slows a two-thread
   run several times over);
@@ -38,8 +38,8 @@ import torch
 
 from perf.harness import machine, markdown
 from pnnkit.distributed import DistributedConfig, train_distributed
+from pnnkit.experiment import train
 from pnnkit.experiment.config import TrainConfig
-from pnnkit.experiment.run import train
 
 
 def load() -> list[float]:

@@ -57,8 +57,7 @@ from typing import Any
 
 import torch
 
-from pnnkit.experiment import TrainConfig
-from pnnkit.experiment.run import Trainer
+from pnnkit.experiment import TrainConfig, Trainer
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "fault_recovery"
 #: a faulty run has recovered when it is within this many points of its fault-free run

@@ -1,6 +1,6 @@
 """Reinforcement learning benchmark: PIB-trained physical policies against REINFORCE.
 
-Runs ``pnnkit.rl.run_rl`` for every (method, seed) of one environment, ``--workers`` runs at a
+Runs ``pnnkit.tasks.rl.run_rl`` for every (method, seed) of one environment, ``--workers`` runs at a
 time in separate processes with one torch thread each, and appends one JSON line per run to
 ``OUT/results.jsonl`` (the run's label, overrides and summary; run folders under ``OUT/runs``).
 ``--table`` prints the markdown table of everything recorded in ``OUT/results.jsonl``, one row
@@ -32,7 +32,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from pnnkit.rl import RLConfig, run_rl
+    from pnnkit.rl import RLConfig
+    from pnnkit.tasks.rl import run_rl
 
     config = RLConfig(
         env=job["env"],

@@ -31,7 +31,7 @@ import math
 import torch
 
 from pnnkit.data import load_dataset
-from pnnkit.experiment.run import evaluation_apart
+from pnnkit.experiment.evaluation import evaluation_apart
 from pnnkit.faults import FaultSchedule
 from pnnkit.learning import LearningRule, make_rule, rule_config
 from pnnkit.network import PhysicalNetwork

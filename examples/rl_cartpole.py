@@ -1,7 +1,7 @@
 """Reinforcement learning: a physical policy for CartPole-v1, trained by PIB.
 
 What it shows: the reinforcement-learning API (:class:`pnnkit.rl.RLConfig` and
-:func:`pnnkit.rl.run_rl`, the same run as ``pnnkit rl``). The policy is a network of crossbar
+:func:`pnnkit.tasks.rl.run_rl`, the same run as ``pnnkit rl``). The policy is a network of crossbar
 units with a digital readout to the two actions. Each iteration plays 16 episodes with actions
 sampled from the policy, keeps the best 30% (the elite of the cross-entropy method: Rubinstein,
 Methodol. Comput. Appl. Probab. 1:127, 1999), and trains the units by PIB with the elite's
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import argparse
 
-from pnnkit.rl import RLConfig, run_rl
+from pnnkit.rl import RLConfig
+from pnnkit.tasks.rl import run_rl
 
 
 def main() -> None:

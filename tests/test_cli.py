@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from pnnkit.cli import main
-from pnnkit.experiment import TrainConfig
-from pnnkit.experiment.run import Trainer
+from pnnkit.experiment import TrainConfig, Trainer
 from pnnkit.learning import rule_config
 from pnnkit.results import RunFolder
 

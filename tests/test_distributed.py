@@ -19,10 +19,10 @@ import torch
 from pnnkit.distributed import DistributedConfig, train_distributed
 from pnnkit.distributed.unit import Replica, UnitNotReadyError, UnitWorker
 from pnnkit.errors import BadMeasurementError, ConfigError
+from pnnkit.experiment import Trainer, train
 from pnnkit.experiment.config import TrainConfig
-from pnnkit.experiment.run import Trainer, train
 from pnnkit.physics import SUBSTRATES, IdealConfig, make_substrate
-from pnnkit.results.folder import RunFolder
+from pnnkit.results import RunFolder
 
 SKIP = {"hardware_seconds", "wall_seconds", "train_seconds", "out", "torch"}
 
@@ -353,7 +353,7 @@ def test_ctrl_c_names_the_last_recorded_epoch_and_the_run_resumes(
     ray_session, tmp_path, monkeypatch
 ):
     from pnnkit.errors import TrainingInterrupted
-    from pnnkit.experiment.run import resume
+    from pnnkit.experiment import resume
 
     out = tmp_path / "run"
     config = TrainConfig(dataset="iris", hidden=[8, 8], epochs=3, batch_size=32, out=str(out))

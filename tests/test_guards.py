@@ -13,9 +13,13 @@ from typing import Any
 import pytest
 import torch
 
-from pnnkit.errors import BadMeasurementError, ConfigError, MeasurementError
-from pnnkit.experiment import TrainConfig
-from pnnkit.experiment.run import TooManyBadMeasurementsError, Trainer
+from pnnkit.errors import (
+    BadMeasurementError,
+    ConfigError,
+    MeasurementError,
+    TooManyBadMeasurementsError,
+)
+from pnnkit.experiment import TrainConfig, Trainer
 from pnnkit.physics import Substrate
 from pnnkit.results import RunFolder
 

@@ -188,8 +188,7 @@ def test_reinforcement_learning_keeps_its_measured_pib_settings():
 
 
 def test_a_checkpoint_from_before_the_relevance_terms_resumes_without_them(tmp_path):
-    from pnnkit.experiment import TrainConfig, train
-    from pnnkit.experiment.run import Trainer
+    from pnnkit.experiment import TrainConfig, Trainer, train
     from pnnkit.results import RunFolder
 
     config = TrainConfig(

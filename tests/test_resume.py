@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 import torch
 
-from pnnkit.errors import CheckpointError, ConfigError, PnnkitError
-from pnnkit.experiment import TrainConfig
-from pnnkit.experiment.run import Trainer, TrainingInterrupted
+from pnnkit.errors import CheckpointError, ConfigError, PnnkitError, TrainingInterrupted
+from pnnkit.experiment import TrainConfig, Trainer
 from pnnkit.results import RunFolder
 from pnnkit.results.folder import CHECKPOINT_FORMAT
 
@@ -365,3 +364,20 @@ def test_cli_ctrl_c_prints_where_it_stopped_and_exits_130(tmp_path, capsys, monk
         capsys.readouterr().err
         == "pnnkit: interrupted at epoch 3 after batch 2/6; resume with: ...\n"
     )
+
+
+def test_a_checkpoint_that_kept_the_task_state_as_unsupervised_still_resumes(tmp_path):
+    """Checkpoints written before the task axis held the unsupervised task's state under
+    ``unsupervised`` (empty baselines for a supervised run): they resume as before."""
+    Trainer(config(tmp_path, "pib", epochs=1)).train(progress=False)
+    folder = RunFolder(tmp_path)
+    state = folder.load_checkpoint()
+    del state["task"], state["format"]
+    state["unsupervised"] = {
+        "baselines": {},
+        "untrained_embedding": None,
+        "learned_embedding": None,
+    }
+    folder.save_checkpoint(state)
+    summary = Trainer.resume(tmp_path, overrides=["epochs=2"]).train(progress=False)
+    assert summary["epochs"] == 2 and len(folder.read_metrics()) == 2

@@ -28,7 +28,7 @@ from pnnkit.rl.pib_rl import (
 )
 from pnnkit.rl.policy import ObsScaler, PhysicalPolicy
 from pnnkit.rl.reinforce import reinforce_loss, returns_to_go, standardised_returns
-from pnnkit.rl.run import RLRunner, run_rl
+from pnnkit.tasks.rl import RLRunner, run_rl
 
 
 def tiny(tmp_path, **overrides) -> RLConfig:

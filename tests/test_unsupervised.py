@@ -15,15 +15,13 @@ from pnnkit.cli import main
 from pnnkit.configtools import build
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError
-from pnnkit.experiment import TrainConfig
-from pnnkit.experiment.run import Trainer
-from pnnkit.experiment.unsupervised import (
+from pnnkit.experiment import TrainConfig, Trainer
+from pnnkit.experiment.evaluation import (
     Representation,
     kmeans_nmi,
     linear_probe,
     pca_representation,
     scores,
-    standardisation,
 )
 from pnnkit.info import gaussian_gram, mutual_information, normalize_gram, unit_normalize
 from pnnkit.learning.multiview import (
@@ -36,6 +34,7 @@ from pnnkit.learning.multiview import (
 )
 from pnnkit.network import PhysicalNetwork, Unit
 from pnnkit.physics import IdealLinear, linear_twin
+from pnnkit.tasks.unsupervised import standardisation
 
 
 class RecordingIdeal(IdealLinear):

@@ -17,13 +17,13 @@ import torch
 from pnnkit.cli import _config_from_args, build_parser, main
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError, DataError
-from pnnkit.experiment import TrainConfig, train
+from pnnkit.experiment import TrainConfig, Trainer, train
 from pnnkit.experiment.bench import BenchConfig
 from pnnkit.experiment.fault_sweep import FaultSweepConfig
-from pnnkit.experiment.run import Trainer
 from pnnkit.results import RunFolder, describe_run
 from pnnkit.results.format import bench_table, sweep_table
 from pnnkit.results.read import aggregate
+from pnnkit.tasks.supervised import Supervised
 
 #: a tiny supervised run: iris, one unit of 8, batches of 32
 TINY = {"dataset": "iris", "hidden": [8], "epochs": 4, "batch_size": 32}
@@ -228,8 +228,8 @@ def test_best_val_takes_the_earliest_epoch_on_a_tie():
         {"epoch": 3, "train_accuracy": 0.7, "val_accuracy": 0.9, "test_accuracy": 0.63},
         {"epoch": 4, "train_accuracy": 0.8, "val_accuracy": 0.8, "test_accuracy": 0.64},
     ]
-    fake = SimpleNamespace(history=history, config=SimpleNamespace(select="best-val"))
-    picked = Trainer._selection(fake)  # type: ignore[arg-type]
+    fake = SimpleNamespace(config=SimpleNamespace(select="best-val"))
+    picked = Supervised.selection(fake, history)  # type: ignore[arg-type]
     assert picked == {
         "test_accuracy": 0.62,
         "train_accuracy": 0.8,

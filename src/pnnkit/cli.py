@@ -226,8 +226,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from pnnkit.errors import ConfigError
-    from pnnkit.experiment import train
-    from pnnkit.experiment.run import resume
+    from pnnkit.experiment import resume, train
 
     if (args.address or args.dist_set) and not args.distributed:
         raise ConfigError("--address and --dist-set apply to a run with --distributed")

@@ -19,7 +19,7 @@ computes the sequential run's numbers to the last digit (module
 Evaluation is not a barrier either: at each epoch end an evaluation message follows the last
 batch down the chain, and each unit measures the training, test and information-plane inputs
 at its state right after that epoch (costs and noise streams set apart, as
-:func:`pnnkit.experiment.run.evaluation_apart` does sequentially), while the next epoch's
+:func:`pnnkit.experiment.evaluation.evaluation_apart` does sequentially), while the next epoch's
 batches follow it.
 
 **Backpressure.** At most ``max_in_flight`` training batches are between the driver and the end
@@ -72,9 +72,15 @@ from pnnkit.distributed.unit import (
     UnitWorker,
     check_supported,
 )
-from pnnkit.errors import ConfigError, PnnkitError, TrainingInterrupted
+from pnnkit.errors import (
+    ConfigError,
+    PnnkitError,
+    TooManyBadMeasurementsError,
+    TrainingInterrupted,
+)
+from pnnkit.experiment.checkpoint import EpochProgress
 from pnnkit.experiment.config import TrainConfig
-from pnnkit.experiment.run import EpochProgress, TooManyBadMeasurementsError, Trainer, batches
+from pnnkit.experiment.trainer import Trainer, batches
 from pnnkit.learning.pib import PIB
 from pnnkit.physics import Counters
 from pnnkit.results.folder import atomic_write_bytes, load_state_file
@@ -116,7 +122,7 @@ class _Message:
 
 class _Pipeline:
     """The driver of one distributed run (module docstring). Its bookkeeping is a sequential
-    :class:`~pnnkit.experiment.run.Trainer` that never trains: it loads the data, creates the
+    :class:`~pnnkit.experiment.trainer.Trainer` that never trains: it loads the data, creates the
     run folder, holds a copy of the network into which the units' states are loaded at every
     epoch end, and writes the metrics, checkpoints, plots and summary as a sequential run
     does."""

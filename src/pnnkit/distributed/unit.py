@@ -4,7 +4,7 @@ A :class:`UnitWorker` owns unit ``k`` of a network (its substrates, its optimise
 share of the fault schedule) and, for the last unit, the digital readout. It has no Ray in it:
 :mod:`pnnkit.distributed.pipeline` wraps it in an actor. Every worker builds the same network
 and PIB rule from the run's :class:`~pnnkit.experiment.config.TrainConfig` (deterministic in the
-seed, as :class:`~pnnkit.experiment.run.Trainer` builds it) and only ever touches its own unit,
+seed, as :class:`~pnnkit.experiment.trainer.Trainer` builds it) and only ever touches its own unit,
 so the replica's other units stay as built. For PIB this split is exact: in
 :meth:`pnnkit.learning.pib.PIB.train_step` unit ``k`` sees only the measured ``t_{k-1}`` of the
 batch, the network input (for ``I(X;T)``) and the labels, and nothing flows back (Wang et al.,
@@ -34,9 +34,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pnnkit.errors import BadMeasurementError, ConfigError, PnnkitError
+from pnnkit.errors import (
+    BadMeasurementError,
+    ConfigError,
+    PnnkitError,
+    TooManyBadMeasurementsError,
+)
 from pnnkit.experiment.config import TrainConfig, build_network
-from pnnkit.experiment.run import EVAL_CHUNK, TooManyBadMeasurementsError, evaluation_apart
+from pnnkit.experiment.evaluation import EVAL_CHUNK, evaluation_apart
 from pnnkit.faults import FaultSchedule
 from pnnkit.learning.pib import PIB, PIBConfig, UnitPass
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput, measured
@@ -105,7 +110,7 @@ class Replica:
     def build(
         cls, config: TrainConfig, num_features: int, num_classes: int, total_steps: int
     ) -> Replica:
-        """What a run's config builds, as :class:`~pnnkit.experiment.run.Trainer` builds it
+        """What a run's config builds, as :class:`~pnnkit.experiment.trainer.Trainer` builds it
         (before calibration)."""
         check_supported(config)
         network = build_network(config, num_features, num_classes)
@@ -280,7 +285,7 @@ class UnitWorker:
         self, message: int, epoch: int, data: dict[str, Tensor], h: tuple[Tensor, ...] | None
     ) -> tuple[tuple[Tensor, ...] | None, dict[str, Any]]:
         """Measure the training, test, information-plane and validation inputs at this unit's
-        current state, costs apart (:func:`~pnnkit.experiment.run.evaluation_apart`: counters
+        current state, costs apart (:func:`~pnnkit.experiment.evaluation.evaluation_apart`: counters
         and noise streams restored), in the order and chunks the sequential evaluation uses.
         ``data`` holds ``x_train``, ``x_test``, ``x_info``, ``x_val``, ``y_info``, ``y_train``,
         ``y_test``, ``y_val`` (the validation split may be empty: then it is not measured);

@@ -1,6 +1,7 @@
-"""Runs: typed config, run folder, training loop, plots."""
+"""Runs: typed config, run folder, the training loop and what it is made of (builder,
+evaluation, checkpoint, recorder, Ctrl-C), plots, benches and sweeps."""
 
 from pnnkit.experiment.config import TrainConfig
-from pnnkit.experiment.run import Trainer, resume, train
+from pnnkit.experiment.trainer import Trainer, resume, train
 
 __all__ = ["TrainConfig", "Trainer", "resume", "train"]

@@ -26,16 +26,18 @@ from tqdm import tqdm
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError, PnnkitError
 from pnnkit.experiment.config import TrainConfig, substrate_spec
-from pnnkit.experiment.run import train
+from pnnkit.experiment.trainer import train
 from pnnkit.learning import RULES, make_rule, rule_config
 from pnnkit.network import PhysicalNetwork
 from pnnkit.results.folder import BENCH, create_results_folder
 from pnnkit.results.format import bench_table
 from pnnkit.results.read import aggregate
 
-#: the default comparison: every supervised method on the crossbar and the scattering medium
-DEFAULT_METHODS = ["pib", "insilico", "pat", "ff", "dfa", "spsa", "hsic", "backprop", "readout"]
-DEFAULT_SUBSTRATES = ["crossbar", "scattering"]
+#: the default comparison: every registered method (those a substrate cannot take are listed
+#: as skipped, with the rule's reason) on the reference pair of substrates: a linear stage
+#: trained in place (the crossbar) and fixed non-linear physics followed by a stage (the
+#: scattering medium)
+DEFAULT_SUBSTRATES = ("crossbar", "scattering")
 
 RUN_COLUMNS = [
     "method",
@@ -73,16 +75,17 @@ CELL_COLUMNS = [
 class BenchConfig:
     """The grid and the settings shared by all its runs.
 
-    ``epochs`` is 30 by default (not ``train``'s 60) so that the default grid, 9 methods x 2
-    substrates x 3 seeds on digits (51 runs: backprop refuses the crossbar), finishes within
-    15 minutes on 2 cores; the local rules' defaults were tuned at 30 epochs. ``overrides`` are
-    ``--set KEY=VALUE`` settings applied to every run; ``workers`` runs train in parallel,
+    ``methods`` defaults to every registered rule (:data:`pnnkit.learning.RULES`), pairs a rule
+    cannot train being skipped. ``epochs`` is 30 by default (not ``train``'s 60), so that the
+    default grid stays affordable; the local rules' defaults were tuned at 30 epochs.
+    ``overrides`` are ``--set KEY=VALUE`` settings applied to every run; ``workers`` runs train
+    in parallel,
     one thread each. ``val_fraction`` and ``select`` are those of every run (see
     :class:`TrainConfig`): by default 10% of each training split is held out for validation and
     the last epoch's test accuracy is reported.
     """
 
-    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
+    methods: list[str] = field(default_factory=lambda: list(RULES))
     substrates: list[str] = field(default_factory=lambda: list(DEFAULT_SUBSTRATES))
     datasets: list[str] = field(default_factory=lambda: ["digits"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -130,8 +133,7 @@ class BenchConfig:
             val_fraction=self.val_fraction,
             select=self.select,
             out=str(folder),
-        ).with_overrides(self.overrides)
-        config.validate()
+        ).with_overrides(self.overrides)  # built, so validated
         return config
 
 

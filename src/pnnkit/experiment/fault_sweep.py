@@ -1,10 +1,12 @@
 """``pnnkit faults``: how training methods cope with hardware faults, rate by rate.
 
 For each fault rate the same grid of methods x seeds is trained with the fault spec
-``KIND:RATE[,options]@WHEN`` (see :mod:`pnnkit.faults.spec`), through :func:`run_bench`: PIB
-learns in situ on the faulty hardware, in-silico training learns on the fault-free twin and is
-deployed onto the faulty hardware, physics-aware training measures the faulty hardware but
-backpropagates through the healthy twin, forward-forward learns in situ. Results: ``faults.csv``
+``KIND:RATE[,options]@WHEN`` (see :mod:`pnnkit.faults.spec`), through :func:`run_bench`; by
+default every registered method (:data:`pnnkit.learning.RULES`; those the substrate cannot
+take are listed as skipped). The methods meet the faults differently: PIB learns in situ on the
+faulty hardware, in-silico training learns on the fault-free twin and is deployed onto the
+faulty hardware, physics-aware training measures the faulty hardware but backpropagates
+through the healthy twin, forward-forward learns in situ. Results: ``faults.csv``
 and ``faults.md`` (test accuracy mean and standard deviation per method and rate, and the same
 of the validation accuracy when the runs hold out a validation split),
 ``accuracy_vs_rate.png``, and, when the faults arrive mid-training, ``recovery.png`` (test
@@ -21,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.bench import BenchConfig, run_bench
+from pnnkit.experiment.bench import DEFAULT_SUBSTRATES, BenchConfig, run_bench
 from pnnkit.faults import parse_faults
+from pnnkit.learning import RULES
 from pnnkit.results.folder import FAULTS, create_results_folder
 from pnnkit.results.format import sweep_table
 
@@ -50,8 +53,8 @@ class FaultSweepConfig:
     rates: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
     when: str = "start"
     options: list[str] = field(default_factory=list)
-    methods: list[str] = field(default_factory=lambda: ["pib", "insilico", "pat", "ff"])
-    substrate: str = "crossbar"
+    methods: list[str] = field(default_factory=lambda: list(RULES))
+    substrate: str = DEFAULT_SUBSTRATES[0]
     dataset: str = "digits"
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     epochs: int = 30

@@ -44,7 +44,7 @@ its exact local gradient as the sum of the two passes' outer products,
 docs/pib.md). No model of the physics, no gradient through a measurement, nothing crossing a
 unit boundary backwards, no labels: each unit costs two physical passes per sample (two
 queries per sample and substrate). The digital readout is not trained (there are no labels);
-the representation is judged by :mod:`pnnkit.experiment.unsupervised`.
+the representation is judged by :mod:`pnnkit.tasks.unsupervised`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Reinforcement learning with physical policies: PIB from the actions taken, weighted by how
 good they turned out (cross-entropy-method elite or advantage weights), against a REINFORCE
-baseline trained by backprop. See :mod:`pnnkit.rl.pib_rl` and docs/BENCHMARKS.md."""
+baseline trained by backprop. See :mod:`pnnkit.rl.pib_rl` and docs/BENCHMARKS.md. The run
+itself (``pnnkit rl``, :func:`pnnkit.tasks.rl.run_rl`) is the RL task, :mod:`pnnkit.tasks.rl`."""
 
 from pnnkit.rl.config import METHODS, PIB_RL_DEFAULTS, RLConfig
 from pnnkit.rl.envs import EnvInfo, EnvPool, Episode, env_info, make_env, run_episodes
 from pnnkit.rl.pib_rl import PIBAgent, WeightedPIB, select_elite, weighted_label_gram
 from pnnkit.rl.policy import ObsScaler, PhysicalPolicy
 from pnnkit.rl.reinforce import Reinforce, ReinforceConfig, reinforce_loss, returns_to_go
-from pnnkit.rl.run import RLRunner, run_rl
 
 __all__ = [
     "METHODS",
@@ -19,7 +19,6 @@ __all__ = [
     "PIBAgent",
     "PhysicalPolicy",
     "RLConfig",
-    "RLRunner",
     "Reinforce",
     "ReinforceConfig",
     "WeightedPIB",
@@ -28,7 +27,6 @@ __all__ = [
     "reinforce_loss",
     "returns_to_go",
     "run_episodes",
-    "run_rl",
     "select_elite",
     "weighted_label_gram",
 ]

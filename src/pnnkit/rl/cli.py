@@ -96,7 +96,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def run_command(args: argparse.Namespace) -> int:
     """Run ``pnnkit rl``; prints a readable summary, or JSON with ``--json``."""
     from pnnkit.results.format import format_rl_summary
-    from pnnkit.rl.run import run_rl
+    from pnnkit.tasks.rl import run_rl
 
     summary = run_rl(config_from_args(args), progress=not args.quiet, overwrite=args.overwrite)
     print(json.dumps(summary) if args.json else format_rl_summary(summary))

@@ -66,11 +66,13 @@ def make_env(name: str) -> gym.Env:
 def env_info(name: str) -> EnvInfo:
     """Sizes and solving threshold of the environment ``name``."""
     env = make_env(name)
-    spec = env.spec
+    spec, observations, actions = env.spec, env.observation_space, env.action_space
+    # make_env has checked both spaces
+    assert isinstance(observations, gym.spaces.Box) and isinstance(actions, gym.spaces.Discrete)
     info = EnvInfo(
         name=name,
-        obs_dim=int(env.observation_space.shape[0]),
-        n_actions=int(env.action_space.n),
+        obs_dim=int(observations.shape[0]),
+        n_actions=int(actions.n),
         reward_threshold=None if spec is None else spec.reward_threshold,
         max_episode_steps=None if spec is None else spec.max_episode_steps,
     )

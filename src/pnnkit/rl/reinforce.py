@@ -36,8 +36,8 @@ class ReinforceConfig:
     """Settings of :class:`Reinforce`.
 
     ``lr``: Adam step size (1e-2: one update per batch of episodes leaves a few hundred updates
-    in a budget of 1,000 episodes, so the step must be large; with 4 episodes per update it
-    solved CartPole-v1 on seeds 0-2, with 16 one seed of three failed, docs/BENCHMARKS.md).
+    in a budget of 1,000 episodes, so the step must be large; how it fares with the batch
+    size is measured in docs/BENCHMARKS.md).
     ``discount``: ``gamma`` of the returns-to-go (0.99, the usual value for episodes of a few
     hundred steps).
     """

@@ -1,4 +1,8 @@
-"""A reinforcement-learning run from an :class:`RLConfig` to a filled run folder.
+"""The reinforcement-learning task (``pnnkit rl``): a run from an :class:`RLConfig` to a filled
+run folder, on the run folder, recorder and Ctrl-C handling every run shares
+(:mod:`pnnkit.experiment.recorder`, :mod:`pnnkit.experiment.interrupt`). Episodes instead of
+epochs: the building blocks (environments, policies, PIB and REINFORCE agents) are in
+:mod:`pnnkit.rl`.
 
 Each iteration collects a batch of training episodes side by side (actions sampled from the
 policy), pools their observations into the running scaler, and updates the policy (PIB or
@@ -19,7 +23,8 @@ figure: the evaluation that first crossed the threshold was selected for crossin
 Run folder (:class:`pnnkit.results.folder.RunFolder`): ``config.json``, ``metrics.jsonl``
 (one line per iteration), ``summary.json``, ``checkpoint.pt`` (network and substrate state,
 rule and optimiser state, scaler, random generators; written atomically every iteration) and
-``returns.png``.
+``returns.png``. The first Ctrl-C stops the run after the iteration at hand, with its
+checkpoint written; an RL run is not resumed (start it again).
 """
 
 from __future__ import annotations
@@ -39,8 +44,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pnnkit.errors import TrainingInterrupted
 from pnnkit.experiment.config import build_network
-from pnnkit.experiment.run import evaluation_apart
+from pnnkit.experiment.evaluation import evaluation_apart
+from pnnkit.experiment.interrupt import CtrlC
+from pnnkit.experiment.recorder import Recorder
+from pnnkit.learning.pib import PIBConfig
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Counters
 from pnnkit.results.folder import RL, RunFolder
@@ -64,7 +73,6 @@ class RLRunner:
     """Builds environment, policy and learner from a config and trains, filling the run folder."""
 
     def __init__(self, config: RLConfig, *, overwrite: bool = False) -> None:
-        config.validate()
         self.config = config
         self.info = env_info(config.env)
         self.threshold = (
@@ -76,15 +84,14 @@ class RLRunner:
         self.scaler = ObsScaler(self.info.obs_dim)
         self.network: PhysicalNetwork | None = None
         self.agent: PIBAgent | Reinforce
-        if config.method == "pib":
+        rule_config = config.rule_config()  # PIBConfig for pib, ReinforceConfig for reinforce
+        if isinstance(rule_config, PIBConfig):
             self.network = build_network(config, self.info.obs_dim, self.info.n_actions)
             self.policy = PhysicalPolicy(
                 self.network, self.scaler, temperature=config.temperature, seed=config.seed
             )
             iterations = math.ceil(config.episodes / config.iteration_size)
-            rule = WeightedPIB(
-                self.network, config.rule_config(), max(1, iterations * config.unit_steps)
-            )
+            rule = WeightedPIB(self.network, rule_config, max(1, iterations * config.unit_steps))
             self.agent = PIBAgent(
                 self.policy,
                 rule,
@@ -104,7 +111,7 @@ class RLRunner:
                 config.hidden,
                 self.info.n_actions,
                 self.scaler,
-                config.rule_config(),  # type: ignore[arg-type]
+                rule_config,
                 temperature=config.temperature,
                 seed=config.seed,
             )
@@ -117,12 +124,17 @@ class RLRunner:
         self.eval_samples = 0
         self.episodes_to_solve: int | None = None
         self.train_returns: list[float] = []
-        self.history: list[dict[str, Any]] = []
         self.train_seconds = 0.0
         self.folder = RunFolder(config.out, RL)
+        self.recorder = Recorder(self.folder, step_key="iteration")
         self.returns_plot = self.folder.path / "returns.png"
         self.folder.create(overwrite=overwrite)
-        self.folder.write_json(self.folder.config, config.resolved())
+        self.recorder.write_config(config.resolved())
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Every iteration's record so far (as in ``metrics.jsonl``)."""
+        return self.recorder.history
 
     # --- accounting -----------------------------------------------------------------------------
 
@@ -208,8 +220,7 @@ class RLRunner:
             device_writes=costs.device_writes,
             train_seconds=self.train_seconds,
         )
-        self.history.append(record)
-        self.folder.append_metrics(record)
+        self.recorder.record(record)
         self.folder.save_checkpoint(self.checkpoint_state())
         return record
 
@@ -233,16 +244,36 @@ class RLRunner:
             disable=not progress,
             leave=True,
         )
-        while not self.done():
-            record = self.iterate()
-            bar.update(record["episodes"] - bar.n)
-            shown = {"train": f"{record['mean_train_return']:.0f}"}
-            if "eval_mean_return" in record:
-                shown["eval"] = f"{record['eval_mean_return']:.0f}"
-            bar.set_postfix(shown)
-        bar.close()
+        stopping = "stopping after this iteration (its checkpoint is written)"
+        try:
+            with CtrlC(stopping) as ctrl_c, self.recorder.session(progress=progress):
+                while not self.done():
+                    if ctrl_c.requested:
+                        raise self._interrupted()
+                    record = self.iterate()
+                    bar.update(record["episodes"] - bar.n)
+                    shown = {"train": f"{record['mean_train_return']:.0f}"}
+                    if "eval_mean_return" in record:
+                        shown["eval"] = f"{record['eval_mean_return']:.0f}"
+                    bar.set_postfix(shown)
+        except KeyboardInterrupt as interrupt:
+            if isinstance(interrupt, TrainingInterrupted):
+                raise
+            raise self._interrupted() from None
+        finally:
+            bar.close()
         final = self.evaluate(FINAL)
         return self.finish(final, time.perf_counter() - start)
+
+    def _interrupted(self) -> TrainingInterrupted:
+        """The exception for a Ctrl-C: where the run stopped (an RL run is not resumed)."""
+        done = len(self.history)
+        message = (
+            f"interrupted after iteration {done} ({self.episodes} training episodes); "
+            f"{self.folder.checkpoint} holds it, but an rl run cannot be resumed: start it "
+            f"again (--overwrite)"
+        )
+        return TrainingInterrupted(message, self.folder.path, done + 1, 0)
 
     def checkpoint_state(self) -> dict[str, Any]:
         """Everything needed to continue the run: config, progress counts, network, policy, agent,
@@ -307,7 +338,7 @@ class RLRunner:
             "run_dir": str(self.folder.path),
             "plots": [str(self.returns_plot)],
         }
-        self.folder.write_json(self.folder.summary, summary)
+        self.recorder.write_summary(summary)
         self.train_pool.close()
         self.eval_pool.close()
         return summary
