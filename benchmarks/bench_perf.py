@@ -52,6 +52,7 @@ import torch
 
 from pnnkit.data import load_dataset
 from pnnkit.info import (
+    BottleneckEstimator,
     gaussian_gram,
     normalize_gram,
     randomized_renyi_entropy_and_grad,
@@ -59,7 +60,6 @@ from pnnkit.info import (
     unit_normalize,
 )
 from pnnkit.learning import PIB, Backprop, rule_config
-from pnnkit.learning.pib import BottleneckEstimator
 from pnnkit.network import PhysicalNetwork
 
 WIDTH = 256
@@ -71,11 +71,11 @@ CLOCK: Callable[[], float] = time.process_time
 
 #: the estimator implementations compared: name -> BottleneckEstimator settings
 VARIANTS: dict[str, dict[str, Any]] = {
-    "eig autograd (alpha 0.5, default)": {"alpha": 0.5, "entropy_method": "autograd"},
-    "eig closed form (alpha 0.5)": {"alpha": 0.5, "entropy_method": "closed_form"},
-    "lanczos (alpha 0.5)": {"alpha": 0.5, "entropy_method": "lanczos"},
-    "frobenius autograd (alpha 2)": {"alpha": 2.0, "entropy_method": "autograd"},
-    "frobenius closed form (alpha 2)": {"alpha": 2.0, "entropy_method": "closed_form"},
+    "eig autograd (alpha 0.5, default)": {"alpha": 0.5, "solver": "autograd"},
+    "eig closed form (alpha 0.5)": {"alpha": 0.5, "solver": "exact"},
+    "lanczos (alpha 0.5)": {"alpha": 0.5, "solver": "lanczos"},
+    "frobenius autograd (alpha 2)": {"alpha": 2.0, "solver": "autograd"},
+    "frobenius closed form (alpha 2)": {"alpha": 2.0, "solver": "exact"},
 }
 
 

@@ -56,11 +56,11 @@ def _renyi_of_distribution(p: np.ndarray, alpha: float) -> float:
 
 
 @pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0, 3.0])
-@pytest.mark.parametrize("method", ["auto", "eig"])
-def test_identical_samples_have_zero_entropy(alpha: float, method: str) -> None:
+@pytest.mark.parametrize("algorithm", ["auto", "eig"])
+def test_identical_samples_have_zero_entropy(alpha: float, algorithm: str) -> None:
     x = _randn(1, 4).repeat(9, 1)
     a = _gauss(x, 0.7)
-    s = renyi_entropy(a, alpha, method)
+    s = renyi_entropy(a, alpha, algorithm)
     assert s.shape == ()
     assert abs(s.item()) < 1e-10
 
@@ -78,8 +78,8 @@ def test_identical_samples_zero_entropy_float32(alpha: float) -> None:
 def test_orthogonal_samples_have_entropy_log2_n(alpha: float, n: int) -> None:
     for x in (torch.eye(n, dtype=F64), one_hot(torch.arange(n), n, dtype=F64)):
         a = normalize_gram(linear_gram(x))
-        for method in ("auto", "eig"):
-            s = renyi_entropy(a, alpha, method)
+        for algorithm in ("auto", "eig"):
+            s = renyi_entropy(a, alpha, algorithm)
             assert s.item() == pytest.approx(math.log2(n), abs=1e-10)
 
 
@@ -261,12 +261,12 @@ def _x6() -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    ("alpha", "method"),
+    ("alpha", "algorithm"),
     [(0.5, "eig"), (1.0, "eig"), (1.5, "eig"), (2.0, "eig"), (3.0, "eig"), (2.0, "frobenius")],
 )
-def test_gradcheck_entropy_through_gaussian_gram(alpha: float, method: str) -> None:
+def test_gradcheck_entropy_through_gaussian_gram(alpha: float, algorithm: str) -> None:
     def f(x: torch.Tensor) -> torch.Tensor:
-        return renyi_entropy(normalize_gram(gaussian_gram(x, 1.0)), alpha, method)
+        return renyi_entropy(normalize_gram(gaussian_gram(x, 1.0)), alpha, algorithm)
 
     assert torch.autograd.gradcheck(f, (_x6(),), eps=1e-6, atol=1e-6)
 
@@ -278,8 +278,8 @@ def test_gradcheck_entropy_wrt_gram_matrix(alpha: float) -> None:
     assert torch.autograd.gradcheck(lambda g: renyi_entropy(g, alpha, "eig"), (a,), atol=1e-6)
 
 
-@pytest.mark.parametrize(("alpha", "method"), [(1.5, "eig"), (2.0, "auto"), (3.0, "eig")])
-def test_gradcheck_mutual_information_through_gaussian_gram(alpha: float, method: str) -> None:
+@pytest.mark.parametrize(("alpha", "algorithm"), [(1.5, "eig"), (2.0, "auto"), (3.0, "eig")])
+def test_gradcheck_mutual_information_through_gaussian_gram(alpha: float, algorithm: str) -> None:
     y = one_hot(torch.tensor([0, 1, 0, 2, 1, 2]), 3, dtype=F64)
     lab = normalize_gram(linear_gram(y))
     other = _gauss(_randn(6, 2, seed=14), 1.5)
@@ -288,7 +288,10 @@ def test_gradcheck_mutual_information_through_gaussian_gram(alpha: float, method
     def f(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         a = normalize_gram(gaussian_gram(x, s))
         return torch.stack(
-            [mutual_information(a, lab, alpha, method), mutual_information(other, a, alpha, method)]
+            [
+                mutual_information(a, lab, alpha, algorithm),
+                mutual_information(other, a, alpha, algorithm),
+            ]
         )
 
     assert torch.autograd.gradcheck(f, (_x6(), sigma), eps=1e-6, atol=1e-6)
@@ -429,7 +432,7 @@ def test_config_errors() -> None:
             renyi_entropy(a, bad)
     with pytest.raises(ConfigError, match=r"'frobenius' needs alpha = 2, got alpha = 3"):
         renyi_entropy(a, 3.0, "frobenius")
-    with pytest.raises(ConfigError, match=r"method = 'svd'.*auto, eig, frobenius"):
+    with pytest.raises(ConfigError, match=r"algorithm = 'svd'.*auto, eig, frobenius"):
         mutual_information(a, a, 2.0, "svd")
     with pytest.raises(ConfigError, match=r"rule = 'mode'.*median, mean, silverman"):
         kernel_width(x, "mode")

@@ -14,6 +14,8 @@ import torch
 
 from pnnkit.errors import ConfigError, ShapeError
 from pnnkit.info import (
+    BottleneckEstimator,
+    Squares,
     bottleneck_gradient,
     bottleneck_terms,
     direction_gram,
@@ -33,7 +35,6 @@ from pnnkit.info import (
     unit_normalize,
 )
 from pnnkit.learning import PIB, rule_config
-from pnnkit.learning.pib import BottleneckEstimator
 from pnnkit.network import PhysicalNetwork
 
 F64 = torch.float64
@@ -180,7 +181,7 @@ def test_bottleneck_gradient_is_the_autograd_gradient_of_the_local_loss(
     assert i_xt == pytest.approx(float(ref[0]), abs=1e-12)
     assert i_ty == pytest.approx(float(ref[1]), abs=1e-12)
     torch.testing.assert_close(grad, ref[2], atol=1e-9, rtol=1e-9)
-    closed = BottleneckEstimator(alpha=alpha, entropy_method="closed_form")
+    closed = BottleneckEstimator(alpha=alpha, solver="exact")
     again = closed.loss_gradient(x_gram, t, y_gram, 0.7, 4.0)
     torch.testing.assert_close(again[0], grad, atol=0, rtol=0)
 
@@ -214,13 +215,13 @@ def test_bottleneck_gradient_passes_gradcheck(alpha: float) -> None:
 def test_bottleneck_terms_without_gradient_and_estimator_routing() -> None:
     x, y, t = _batch(seed=10)
     torch.manual_seed(0)  # the lanczos probes
-    for method in ("closed_form", "lanczos"):
-        est = BottleneckEstimator(alpha=0.5, entropy_method=method)
+    for solver in ("exact", "lanczos"):
+        est = BottleneckEstimator(alpha=0.5, solver=solver)
         x_gram, y_gram = est.input_gram(x), _label_gram(y, 3)
         with torch.no_grad():
             i_xt, i_ty = est.terms(x_gram, t, y_gram)
         ref = _reference_terms(est, x_gram, t, y_gram)
-        tol = 1e-10 if method == "closed_form" else 0.2  # bits
+        tol = 1e-10 if solver == "exact" else 0.2  # bits
         assert i_ty.item() == pytest.approx(ref[1].item(), abs=tol)
         assert not i_xt.requires_grad
 
@@ -247,8 +248,8 @@ def test_bottleneck_terms_errors() -> None:
     with pytest.raises(ConfigError, match="differentiates in t only"):
         bottleneck_terms(x_gram.requires_grad_(True), t, y_gram, alpha=2.0, sigma2=0.5)
     x_gram = x_gram.detach()
-    with pytest.raises(ConfigError, match=r"method = 'svd' is unknown.*exact, lanczos"):
-        bottleneck_terms(x_gram, t, y_gram, alpha=2.0, sigma2=0.5, method="svd")
+    with pytest.raises(ConfigError, match=r"solver = 'svd' is unknown.*exact, lanczos"):
+        bottleneck_terms(x_gram, t, y_gram, alpha=2.0, sigma2=0.5, solver="svd")
     with pytest.raises(ConfigError, match="width_rule = 'widest'"):
         bottleneck_terms(x_gram, t, y_gram, alpha=2.0, sigma2=0.5, width_rule="widest")
     with pytest.raises(ConfigError, match="sigma2 = 0"):
@@ -279,7 +280,7 @@ def test_direction_gram_equals_the_estimator_gram(width_rule: str) -> None:
     t = torch.relu(_randn(40, 6, seed=14))
     t[3] = 0.0
     est = BottleneckEstimator(sigma2=0.7, width_rule=width_rule)
-    fast = BottleneckEstimator(sigma2=0.7, width_rule=width_rule, entropy_method="closed_form")
+    fast = BottleneckEstimator(sigma2=0.7, width_rule=width_rule, solver="exact")
     torch.testing.assert_close(fast.output_gram(t), est.output_gram(t), atol=1e-15, rtol=1e-12)
     torch.testing.assert_close(direction_gram(t, 0.7, width_rule), est.output_gram(t))
     assert (torch.diagonal(fast.input_gram(t)) == 1 / 40).all()
@@ -409,7 +410,7 @@ def test_lanczos_bottleneck_close_to_exact() -> None:
     ref = _fast_terms(x_gram, t, y_gram, alpha=0.5, sigma2=0.5)
     torch.manual_seed(0)
     for _ in range(4):
-        got = _fast_terms(x_gram, t, y_gram, alpha=0.5, sigma2=0.5, method="lanczos")
+        got = _fast_terms(x_gram, t, y_gram, alpha=0.5, sigma2=0.5, solver="lanczos")
         # differences of entropies: the entropies' errors (a fraction of a bit) add up
         assert got[0].item() == pytest.approx(ref[0].item(), abs=0.2)
         assert got[1].item() == pytest.approx(ref[1].item(), abs=0.2)
@@ -427,7 +428,7 @@ def test_lanczos_bottleneck_gradient_points_the_exact_way_with_many_probes(alpha
         y_gram,
         alpha=alpha,
         sigma2=0.5,
-        method="lanczos",
+        solver="lanczos",
         probes=3000,
         steps=15,
         generator=_gen(29),
@@ -439,11 +440,11 @@ def test_lanczos_bottleneck_gradient_points_the_exact_way_with_many_probes(alpha
     assert got[0].item() == pytest.approx(ref[0].item(), abs=0.02)
 
 
-def test_lanczos_method_at_order_2_is_the_exact_frobenius_path() -> None:
+def test_lanczos_solver_at_order_2_is_the_exact_frobenius_path() -> None:
     x, y, t = _batch(seed=30)
     x_gram, y_gram = _gauss(x), _label_gram(y, 3)
     exact = _fast_terms(x_gram, t, y_gram, alpha=2.0, sigma2=0.5)
-    lanczos = _fast_terms(x_gram, t, y_gram, alpha=2.0, sigma2=0.5, method="lanczos")
+    lanczos = _fast_terms(x_gram, t, y_gram, alpha=2.0, sigma2=0.5, solver="lanczos")
     for got, want in zip(lanczos, exact, strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
 
@@ -452,22 +453,22 @@ def test_lanczos_method_at_order_2_is_the_exact_frobenius_path() -> None:
 
 
 def test_estimator_config_checks() -> None:
-    with pytest.raises(ConfigError, match=r"entropy_method = 'fast'.*autograd"):
-        rule_config("pib", {"estimator": {"entropy_method": "fast"}})
+    with pytest.raises(ConfigError, match=r"solver = 'fast'.*autograd"):
+        rule_config("pib", {"estimator": {"solver": "fast"}})
     with pytest.raises(ConfigError, match="probes = 0 is invalid: must be an integer >= 1"):
         rule_config("pib", {"estimator": {"probes": 0}})
     with pytest.raises(ConfigError, match="deflation = -2"):
         rule_config("pib", {"estimator": {"deflation": -2}})
-    config = rule_config("pib", {"estimator": {"entropy_method": "lanczos", "probes": "4"}})
+    config = rule_config("pib", {"estimator": {"solver": "lanczos", "probes": "4"}})
     assert config.estimator.probes == 4
-    assert BottleneckEstimator().entropy_method == "closed_form"
+    assert BottleneckEstimator().solver == "exact"
 
 
 def test_pib_step_with_closed_form_equals_autograd_step() -> None:
     g = _gen(28)
     x, y = torch.randn(48, 6, generator=g), torch.arange(48) % 3
     deltas = []
-    for method in ("autograd", "closed_form"):
+    for solver in ("autograd", "exact"):
         net = PhysicalNetwork.build("ideal", 6, [10, 8], 3, seed=0)
         before = [u.stage.read_parameters().clone() for u in net.units]
         config = rule_config(
@@ -476,7 +477,7 @@ def test_pib_step_with_closed_form_equals_autograd_step() -> None:
                 "optimizer": "sgd",
                 "schedule": "constant",
                 "lr": 0.1,
-                "estimator": {"entropy_method": method},
+                "estimator": {"solver": solver},
             },
         )
         stats = PIB(net, config, total_steps=1).train_step(x, y)
@@ -514,7 +515,7 @@ def test_randomized_entropy_on_cuda() -> None:
     assert value.device.type == "cuda" and grad.device.type == "cuda"
     assert value.item() == pytest.approx(exact, rel=0.02)
     torch.manual_seed(1)
-    est = BottleneckEstimator(alpha=0.5, entropy_method="lanczos")
+    est = BottleneckEstimator(alpha=0.5, solver="lanczos")
     _, y, t = _batch(n=300, width=8, classes=5, seed=31)
     t = t.float().cuda().requires_grad_(True)
     i_xt, i_ty = est.terms(a, t, _label_gram(y, 5, torch.float32).cuda())
@@ -536,8 +537,10 @@ def test_order2_squares_are_reused_only_for_the_same_unchanged_gram_matrices() -
     x, y, t = _batch(seed=11)
     x_gram, y_gram = est.input_gram(x), _label_gram(y, 3)
 
+    squares = Squares()  # the cache an estimator owns
+
     def fast(xg):
-        return bottleneck_gradient(xg, t, y_gram, 1.0, 5.0, alpha=2.0, sigma2=0.5)
+        return bottleneck_gradient(xg, t, y_gram, 1.0, 5.0, alpha=2.0, sigma2=0.5, squares=squares)
 
     def reference(xg):
         return _reference_terms(est, xg, t, y_gram, gamma=1.0, beta=5.0)
@@ -557,9 +560,11 @@ def test_order2_squares_are_reused_only_for_the_same_unchanged_gram_matrices() -
     assert fast(other)[2] == pytest.approx(float(ref[1]), abs=1e-12)
     with torch.inference_mode():  # no version counters: computed, never cached
         frozen_x, frozen_y = other.clone(), y_gram.clone()
-    got = bottleneck_gradient(frozen_x, t, frozen_y, 1.0, 5.0, alpha=2.0, sigma2=0.5)
-    assert got[1] == pytest.approx(float(ref[0]), abs=1e-12)
-    terms = bottleneck_terms(frozen_x, t, frozen_y, alpha=2.0, sigma2=0.5)
+    fast_on = bottleneck_gradient(
+        frozen_x, t, frozen_y, 1.0, 5.0, alpha=2.0, sigma2=0.5, squares=squares
+    )
+    assert fast_on[1] == pytest.approx(float(ref[0]), abs=1e-12)
+    terms = bottleneck_terms(frozen_x, t, frozen_y, alpha=2.0, sigma2=0.5, squares=squares)
     assert float(terms[1]) == pytest.approx(float(ref[1]), abs=1e-12)
 
 

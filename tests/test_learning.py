@@ -10,11 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from pnnkit.errors import ConfigError
-from pnnkit.info import mutual_information, unit_normalize
+from pnnkit.info import BottleneckEstimator, mutual_information, unit_normalize
 from pnnkit.learning import (
     PIB,
     Backprop,
-    BottleneckEstimator,
     PIBConfig,
     RuleConfig,
     UpdateRule,

@@ -5,7 +5,7 @@ then a known element-wise periphery ``t = f(z)`` (a rectifier or a saturating am
 the ADC). A :class:`PhysicalNetwork` chains units, the
 measured output of unit ``k`` driving unit ``k + 1``, and ends in a digital linear readout to class
 scores. The readout sees the last output normalised to unit length: the bottleneck's kernel
-compares outputs by direction (see :class:`pnnkit.learning.pib.BottleneckEstimator`), so that is
+compares outputs by direction (see :class:`pnnkit.info.BottleneckEstimator`), so that is
 the geometry the units learn, and it makes the readout blind to gain changes of the hardware.
 The network knows nothing about how it is trained (see :mod:`pnnkit.learning`).
 """

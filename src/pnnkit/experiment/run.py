@@ -83,8 +83,8 @@ from pnnkit.experiment.plots import (
     plot_unsupervised_curves,
 )
 from pnnkit.faults import FaultSchedule
-from pnnkit.info import unit_normalize
-from pnnkit.learning import BottleneckEstimator, LearningRule, PIBConfig, make_rule
+from pnnkit.info import BottleneckEstimator, unit_normalize
+from pnnkit.learning import LearningRule, PIBConfig, make_rule
 from pnnkit.learning.multiview import ImageLayout, MultiViewConfig, MultiViewPIB, image_shape
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import SUBSTRATES, Counters

@@ -17,7 +17,7 @@ Two standard read-outs of representation quality, both with scikit-learn:
   Whether the classes are the representation's own clusters.
 
 The network's representation is the last unit's measured output normalised to unit length:
-the geometry the bottleneck kernels compare (see :class:`~pnnkit.learning.pib.BottleneckEstimator`)
+the geometry the bottleneck kernels compare (see :class:`~pnnkit.info.BottleneckEstimator`)
 and what the readout sees (:meth:`pnnkit.network.PhysicalNetwork.logits`). Only the last unit
 is used, so that every baseline has the width of the representation a user of the trained
 hardware gets. Baselines: the raw (standardised) input, PCA of the input to the

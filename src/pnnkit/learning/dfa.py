@@ -40,6 +40,7 @@ from pnnkit.errors import ConfigError
 from pnnkit.info import one_hot
 from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import with_bias_column
 
@@ -75,15 +76,15 @@ class DFAConfig(RuleConfig):
             raise ConfigError(f"seed = {self.seed!r} is invalid: must be >= 0")
 
 
+@register(DFAConfig)
 class DFA(LearningRule):
     """Direct feedback alignment of every unit's linear stage; model-free."""
 
     name = "dfa"
-    model_free = True
+    needs = Needs(linear_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: DFAConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: DFAConfig = config
         self.generator = torch.Generator().manual_seed(config.seed)
         classes = network.readout.out_features

@@ -53,6 +53,7 @@ from torch import Tensor
 from pnnkit.errors import ConfigError
 from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 
 
@@ -87,34 +88,21 @@ class EqPropConfig(RuleConfig):
             raise ConfigError(f"beta = {self.beta!r} is invalid: must be > 0")
 
 
+@register(EqPropConfig)
 class EqProp(LearningRule):
     """Model-free training of one energy-based physical system by its nudged relaxations."""
 
     name = "eqprop"
-    model_free = True
+    needs = Needs(energy_based=True)
 
     def __init__(self, network: PhysicalNetwork, config: EqPropConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        units = network.units
-        if len(units) != 1 or units[0].stage is not None or units[0].physics is None:
-            raise ConfigError(self._refusal(network))
-        physics = units[0].physics
-        if not physics.energy_based or not hasattr(physics, "relax"):
-            raise ConfigError(self._refusal(network))
+        physics = network.units[0].physics
+        assert physics is not None  # one energy-based unit (the rule's needs)
         self.config: EqPropConfig = config
         self.physics = physics
         self.update = UpdateRule(config.optimizer)
         self.readout_trainer = LocalReadout(network, config.readout_lr)
-
-    @staticmethod
-    def _refusal(network: PhysicalNetwork) -> str:
-        kinds = [s.name for s in network.substrates()]
-        return (
-            f"method 'eqprop' trains one energy-based physical system (a network that relaxes "
-            f"to a minimum of its energy, e.g. --substrate resistive), and this network is "
-            f"{len(network.units)} unit(s) of {kinds}; use --substrate resistive, or "
-            f"--method pib or backprop for feed-forward substrates"
-        )
 
     def cost_gradient(self, v_out: Tensor, y: Tensor) -> tuple[Tensor, float]:
         """Per-sample ``dC_k/dV_out`` of the readout's cross-entropy at measured output

@@ -65,6 +65,7 @@ from pnnkit.errors import ConfigError
 from pnnkit.info import unit_normalize
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import with_bias_column
 
@@ -131,15 +132,15 @@ class FFConfig(RuleConfig):
             raise ConfigError(f"seed = {self.seed!r} is invalid: must be in [0, 2**63) or None")
 
 
+@register(FFConfig)
 class ForwardForward(LearningRule):
     """Model-free forward-forward training of every unit by its own positive/negative contrast."""
 
     name = "ff"
-    model_free = True
+    needs = Needs(linear_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: FFConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: FFConfig = config
         self.num_classes = network.readout.out_features
         self.in_features = network.units[0].in_features

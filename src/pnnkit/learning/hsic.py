@@ -27,7 +27,7 @@ implemented, both written as a Frobenius product ``<M_K, M_L>`` of per-variable 
   experiments used.
 
 Kernels: Gaussian on ``X`` and ``T``, computed on length-normalised rows (as
-:class:`pnnkit.learning.pib.BottleneckEstimator` does: the estimate ignores the gain of the
+:class:`pnnkit.info.BottleneckEstimator` does: the estimate ignores the gain of the
 hardware, and the readout sees the same directions), and linear on one-hot ``Y``
 (``L_ij = [y_i = y_j]``).
 
@@ -55,6 +55,7 @@ from pnnkit.info import (
     unit_normalize,
 )
 from pnnkit.learning.base import LocalStageConfig, LocalStageRule, StepStats
+from pnnkit.learning.registry import register
 from pnnkit.network import PhysicalNetwork
 
 NORMALIZATIONS = ("cka", "nocco")
@@ -82,30 +83,33 @@ def hsic(k_a: Tensor, k_b: Tensor) -> Tensor:
     return (center(k_a) * k_b).sum() / (n - 1) ** 2
 
 
-def normalized_gram(k: Tensor, method: str = "cka", eps: float = 1e-5) -> Tensor:
+def normalized_gram(k: Tensor, normalization: str = "cka", eps: float = 1e-5) -> Tensor:
     """The matrix ``M_K`` with ``normalized_hsic(K_a, K_b) = <M_Ka, M_Kb>_F`` (sum of the
     entrywise product): ``HKH / ||HKH||_F`` for ``cka``; ``Kc (Kc + eps n I)^-1`` with
     ``Kc = HKH`` for ``nocco`` (Ma et al. 2020, ``eps`` their regulariser). Computing it once
     per variable lets a batch reuse ``M_X`` and ``M_Y`` for every unit."""
     n = _check_gram(k, "k")
     centred = center(k)
-    if method == "cka":
+    if normalization == "cka":
         return centred / torch.linalg.matrix_norm(centred).clamp_min(1e-12)
-    if method == "nocco":
+    if normalization == "nocco":
         if not eps > 0:
             raise ConfigError(f"eps = {eps!r} is invalid: must be > 0")
         eye = torch.eye(n, dtype=k.dtype, device=k.device)
         # Kc and (Kc + eps n I)^-1 commute, so the product is the symmetric solve below.
         return torch.linalg.solve(centred + eps * n * eye, centred)
-    raise ConfigError(f"method = {method!r}; choices: {list(NORMALIZATIONS)}")
+    raise ConfigError(f"normalization = {normalization!r}; choices: {list(NORMALIZATIONS)}")
 
 
-def normalized_hsic(k_a: Tensor, k_b: Tensor, method: str = "cka", eps: float = 1e-5) -> Tensor:
+def normalized_hsic(
+    k_a: Tensor, k_b: Tensor, normalization: str = "cka", eps: float = 1e-5
+) -> Tensor:
     """Normalised HSIC of two Gram matrices: centred kernel alignment (``cka``, in ``[0, 1]``)
     or Ma et al.'s ``nocco`` form ``tr(K~_a K~_b)``; see :func:`normalized_gram`."""
     if k_b.shape != k_a.shape:
         raise ShapeError(f"k_b has shape {tuple(k_b.shape)}; expected {tuple(k_a.shape)} like k_a")
-    return (normalized_gram(k_a, method, eps) * normalized_gram(k_b, method, eps)).sum()
+    m_a = normalized_gram(k_a, normalization, eps)
+    return (m_a * normalized_gram(k_b, normalization, eps)).sum()
 
 
 @dataclass
@@ -153,11 +157,11 @@ class HSICConfig(LocalStageConfig):
             )
 
 
+@register(HSICConfig)
 class HSICBottleneck(LocalStageRule):
     """Local, model-free training of every unit by its own HSIC bottleneck."""
 
     name = "hsic"
-    model_free = True
 
     def __init__(self, network: PhysicalNetwork, config: HSICConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)

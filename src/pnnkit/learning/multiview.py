@@ -4,7 +4,7 @@ Unit ``k`` is queried twice per batch, on two views of every sample, giving the 
 outputs ``T'`` and ``T''`` (``n`` samples each). Its local loss is a multi-view information
 bottleneck (docs/pib.md section 4), with matrix-based Renyi entropies of normalised Gram
 matrices (Sanchez Giraldo, Rao & Principe, IEEE Trans. Inf. Theory 61:535, 2015), estimated
-exactly as supervised PIB does (:class:`~pnnkit.learning.pib.BottleneckEstimator`):
+exactly as supervised PIB does (:class:`~pnnkit.info.BottleneckEstimator`):
 
     L_k = - I_views + gamma * (I_a(X; T') + I_a(X; T'')) / 2
 
@@ -57,10 +57,10 @@ import torch
 from torch import Tensor
 
 from pnnkit.errors import ConfigError
-from pnnkit.info import joint_entropy, renyi_entropy
+from pnnkit.info import BottleneckEstimator, joint_entropy, renyi_entropy
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
-from pnnkit.learning.pib import BottleneckEstimator
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import with_bias_column
 
@@ -84,7 +84,7 @@ def image_shape(feature_names: tuple[str, ...] | list[str]) -> tuple[int, int] |
 
 
 def _default_estimator() -> BottleneckEstimator:
-    return BottleneckEstimator(alpha=2.0, entropy_method="autograd")
+    return BottleneckEstimator(alpha=2.0, solver="autograd")
 
 
 @dataclass
@@ -241,6 +241,7 @@ def view_terms(
     )
 
 
+@register(MultiViewConfig)
 class MultiViewPIB(LearningRule):
     """Unsupervised, local, model-free training of every unit by its multi-view bottleneck.
 
@@ -251,7 +252,7 @@ class MultiViewPIB(LearningRule):
     """
 
     name = "pib"
-    model_free = True
+    needs = Needs(linear_stages=True, labels=False)
 
     def __init__(
         self,
@@ -263,7 +264,6 @@ class MultiViewPIB(LearningRule):
         seed: int = 0,
     ) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: MultiViewConfig = config
         self.views = Views(config, seed, image)
         self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]

@@ -57,6 +57,7 @@ from torch import Tensor
 from pnnkit.errors import ConfigError
 from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Substrate
 
@@ -107,15 +108,15 @@ class SPSAConfig(RuleConfig):
             raise ConfigError(f"seed = {self.seed!r} is invalid: must be >= 0")
 
 
+@register(SPSAConfig)
 class SPSA(LearningRule):
     """Two-pass simultaneous-perturbation training of all programmable parameters."""
 
     name = "spsa"
-    model_free = True
+    needs = Needs(linear_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: SPSAConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: SPSAConfig = config
         self.generator = torch.Generator().manual_seed(config.seed)
         #: the trained substrates, their perturbation sizes and whether they are a stage
