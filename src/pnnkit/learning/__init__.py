@@ -21,7 +21,16 @@ from pnnkit.learning.optim import UpdateRule, cosine_lr
 from pnnkit.learning.pat import PATConfig, PhysicsAware
 from pnnkit.learning.pib import PIB, PIBConfig
 from pnnkit.learning.readout import ReadoutOnly
-from pnnkit.learning.registry import RULES, Needs, make_rule, register, rule_config, rule_entry
+from pnnkit.learning.registry import (
+    RULES,
+    Needs,
+    RuleEntry,
+    make_rule,
+    register,
+    rule_config,
+    rule_entries,
+    rule_entry,
+)
 from pnnkit.learning.spsa import SPSA, SPSAConfig
 from pnnkit.learning.twins import NetworkTwin, TwinMismatch
 
@@ -53,6 +62,7 @@ __all__ = [
     "PhysicsAware",
     "ReadoutOnly",
     "RuleConfig",
+    "RuleEntry",
     "SPSAConfig",
     "StepStats",
     "TwinMismatch",
@@ -61,5 +71,6 @@ __all__ = [
     "make_rule",
     "register",
     "rule_config",
+    "rule_entries",
     "rule_entry",
 ]

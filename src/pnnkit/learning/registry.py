@@ -21,7 +21,17 @@ from pnnkit.network import PhysicalNetwork
 if TYPE_CHECKING:
     from pnnkit.learning.base import LearningRule, RuleConfig
 
-__all__ = ["RULES", "TASKS", "Needs", "make_rule", "register", "rule_config", "rule_entry"]
+__all__ = [
+    "RULES",
+    "TASKS",
+    "Needs",
+    "RuleEntry",
+    "make_rule",
+    "register",
+    "rule_config",
+    "rule_entries",
+    "rule_entry",
+]
 
 #: The twin a rule may need: none, any differentiable model, or an exact one.
 TWINS: tuple[str, ...] = ("none", "any", "exact")
@@ -105,11 +115,16 @@ class Needs:
 
 @dataclass(frozen=True)
 class RuleEntry:
-    """One registered rule: its class, its config class, and the task it serves."""
+    """One registered rule: its class and its config class (the task is its needs')."""
 
     method: str
     rule_class: type[LearningRule]
     config_class: type[RuleConfig]
+
+    @property
+    def needs(self) -> Needs:
+        """What the rule needs (its class's declaration)."""
+        return self.rule_class.needs
 
 
 #: (method, task) -> the registered rule
@@ -134,6 +149,11 @@ def register(config_class: type[RuleConfig]) -> Callable[[R], R]:
         return rule_class
 
     return add
+
+
+def rule_entries() -> list[RuleEntry]:
+    """Every registered rule, for every task (the unsupervised variant of a method too)."""
+    return list(_REGISTRY.values())
 
 
 def rule_entry(method: str, task: str = "supervised") -> RuleEntry:
