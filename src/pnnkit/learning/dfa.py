@@ -51,10 +51,8 @@ DERIVATIVES = ("periphery", "surrogate")
 class DFAConfig(RuleConfig):
     """Settings of :class:`DFA`.
 
-    ``lr``: 3e-4 (Adam on the requested changes; on digits through the default crossbar,
-    30 epochs, 3e-4 / 1e-3 / 3e-3 gave 92.7 / 92.0 / 90.0% test accuracy with the default
-    readout rate; with ``readout_lr = 0.1`` DFA reached 96.9% at 1e-3, training the
-    readout alone 96.0%).
+    ``lr``: the rate of the requested changes (Adam by default; chosen on digits through the
+    default crossbar, docs/methods.md; a faster ``readout_lr`` helps DFA, docs/BENCHMARKS.md).
     ``derivative``: ``periphery`` (default: the known periphery's ``f'`` at the measured
     pre-activation, as in Nøkland 2016) or ``surrogate`` (``1`` everywhere, straight-through:
     for hardware whose nonlinearity is not known; Nakajima et al. 2022 likewise replaced the

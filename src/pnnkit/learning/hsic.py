@@ -19,7 +19,7 @@ implemented, both written as a Frobenius product ``<M_K, M_L>`` of per-variable 
   Mohri & Rostamizadeh, JMLR 13:795, 2012), ``M_K = HKH / ||HKH||_F``. It lies in ``[0, 1]``,
   is 1 for identical kernels, and costs no matrix inversion. **Default**: the two terms are on
   the same scale whatever the batch size or the rank of the kernels, so one ``beta`` carries
-  over between layers and datasets, and it trained best on digits (see :class:`HSICConfig`).
+  over between layers and datasets, and it trained best on digits (docs/BENCHMARKS.md).
 * ``nocco``: the normalised HSIC of Ma et al. (their section 3, after the normalised
   cross-covariance operator of Fukumizu et al., NeurIPS 2008),
   ``nHSIC(K, L) = tr(K~ L~)`` with ``K~ = Kc (Kc + eps n I)^-1`` and ``Kc = HKH``; it is
@@ -116,20 +116,19 @@ def normalized_hsic(
 class HSICConfig(LocalStageConfig):
     """Settings of :class:`HSICBottleneck`.
 
-    ``lr``: 1e-3 (Adam on the requested changes; on digits through the default crossbar,
-    30 epochs, 3e-4 / 1e-3 / 3e-3 gave 95.6 / 97.1 / 96.7% test accuracy).
-    ``beta``: weight of the label term (2: with ``cka`` both terms are in ``[0, 1]``, and a
+    Defaults chosen on digits through the default crossbar (docs/methods.md).
+
+    ``lr``: the rate of the requested changes (Adam by default).
+    ``beta``: weight of the label term (with ``cka`` both terms are in ``[0, 1]``, and a
     label term a few times the input term keeps what separates classes while letting the rest
-    go; 1 / 2 / 5 gave 96.9 / 97.1 / 97.3% on digits, within one seed's noise. Ma et al.'s
-    50-500 belong to the ``nocco`` and unnormalised scales).
+    go; Ma et al.'s 50-500 belong to the ``nocco`` and unnormalised scales).
     ``sigma_x``, ``sigma_t``: Gaussian widths on the length-normalised input and unit outputs
-    (0.5 for both: distances between unit vectors lie in ``[0, 2]``, so 0.5 separates near
-    from far directions; 1.0 gave 96.7% on digits).
+    (distances between unit vectors lie in ``[0, 2]``, so a width of 0.5 separates near from
+    far directions).
     ``width_rule``: ``fixed`` (the widths above) or a data-driven rule of
     :func:`pnnkit.info.kernel_width` (``median``, ``mean``, ``silverman``) recomputed on every
     batch and multiplied by the width above (so ``sigma = 1`` gives the rule itself).
-    ``normalization``: ``cka`` (default) or ``nocco`` (see the module docstring; ``nocco``
-    with beta 50, the value of Ma et al.'s code, gave 85.1% on digits).
+    ``normalization``: ``cka`` (default) or ``nocco`` (see the module docstring).
     ``epsilon``: the regulariser of ``nocco`` (1e-5, Ma et al.'s value; unused by ``cka``).
     """
 

@@ -85,7 +85,7 @@ class PhysicsAware(LearningRule):
                     z = p
                 h = unit.f(z)
             loss = F.cross_entropy(self.network.logits(h.float()), y)
-            readout = list(self.network.readout.parameters())
+            readout: list[Tensor] = list(self.network.readout.parameters())
             grads = torch.autograd.grad(loss, [params[id(s)] for s in self.trainable] + readout)
         for parameter, grad in zip(readout, grads[len(self.trainable) :], strict=True):
             parameter.grad = grad

@@ -59,8 +59,9 @@ class PIBConfig(LocalStageConfig):
     compression term ``I(X;T)``. ``compress_against``: ``input`` (X is the network input)
     or ``unit_input`` (X is the unit's own input ``h_{k-1}``). ``gamma_profile``:
     ``uniform`` or ``rising`` (unit ``k`` of ``K`` compresses with ``gamma (k+1)/K``);
-    ``gamma_schedule``: ``constant`` or ``ramp`` (from 0 to ``gamma`` over the run). ``similarity_weight``: weight of
-    matching the unit's similarity matrix to the labels' (:mod:`pnnkit.info.similarity`).
+    ``gamma_schedule``: ``constant`` or ``ramp`` (from 0 to ``gamma`` over the run).
+    ``similarity_weight``: weight of matching the unit's similarity matrix to the labels'
+    (:mod:`pnnkit.info.similarity`).
     ``head_weight``: weight of the cross-entropy of a digital linear head on each unit's
     measured output (:class:`UnitHeads`; a variational estimate of the relevance term).
     At least one of ``beta``, ``similarity_weight`` and ``head_weight`` must be positive.

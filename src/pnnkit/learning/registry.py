@@ -73,12 +73,12 @@ class Needs:
         """Why rule ``method`` cannot train ``network``, or None when it can."""
         if self.energy_based:
             units = network.units
-            physics = units[0].physics if len(units) == 1 else None
+            system = units[0].physics if len(units) == 1 else None
             if (
-                physics is None
+                system is None
                 or units[0].stage is not None
-                or not physics.energy_based
-                or not hasattr(physics, "relax")
+                or not system.energy_based
+                or not hasattr(system, "relax")
             ):
                 kinds = [s.name for s in network.substrates()]
                 return (
@@ -90,10 +90,10 @@ class Needs:
         if self.linear_stages:
             for unit in network.units:
                 if unit.stage is None:
-                    physics = unit.physics.name if unit.physics is not None else "?"
+                    kind = unit.physics.name if unit.physics is not None else "?"
                     return (
                         f"method {method!r} trains the linear stage of each unit, and the "
-                        f"{physics} substrate has none (it is energy-based); use --method "
+                        f"{kind} substrate has none (it is energy-based); use --method "
                         f"eqprop or backprop"
                     )
         for substrate in network.substrates() if self.twin != "none" else []:

@@ -98,6 +98,7 @@ def _forward(
     order2 = spec.alpha == 2.0  # order 2 reads only K o K
     k, scale = _kernel(u, spec, short_rows=short, power=2 if order2 else 1)
     x, y = x_gram.to(k.dtype), y_gram.to(k.dtype)
+    terms: tuple[Tensor | float, Tensor | float]
     if order2:
         terms, parts = order2_terms(k, x, y, spec.squares, need_grad)
     else:  # tr K = n: A = K / n is exactly normalize_gram(K)
