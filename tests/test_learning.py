@@ -195,6 +195,19 @@ def test_cosine_schedule_endpoints():
     assert cosine_lr(0.1, 100, 100) == pytest.approx(0.0)
 
 
+@pytest.mark.parametrize(
+    ("old", "solver"), [("closed_form", "exact"), ("autograd", "autograd"), ("lanczos", "lanczos")]
+)
+def test_config_files_with_the_old_estimator_names_keep_loading(old, solver):
+    """``entropy_method`` (and its value ``closed_form``) is ``solver`` (``exact``) now; run
+    folders and config files written before the rename read the same settings."""
+    config = rule_config("pib", {"estimator": {"entropy_method": old}})
+    assert config.estimator.solver == solver
+    assert "entropy_method" not in config.to_dict()["estimator"]
+    both = rule_config("pib", {"estimator": {"entropy_method": old, "solver": "lanczos"}})
+    assert both.estimator.solver == "lanczos"  # the new name, given beside it, wins
+
+
 def test_rule_config_errors_name_the_setting():
     with pytest.raises(ConfigError, match="beta = -1"):
         rule_config("pib", {"beta": -1})

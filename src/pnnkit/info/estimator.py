@@ -85,11 +85,11 @@ class BottleneckEstimator:
 
     @staticmethod
     def upgrade(values: dict[str, Any]) -> dict[str, Any]:
-        """Read the names of earlier versions: ``entropy_method`` is ``solver``, and its value
-        ``closed_form`` is ``exact``."""
-        if "entropy_method" in values and "solver" not in values:
+        """Read the names of earlier versions: ``entropy_method`` is ``solver`` (a ``solver``
+        given beside it wins), and its value ``closed_form`` is ``exact``."""
+        if "entropy_method" in values:
             old = values.pop("entropy_method")
-            values["solver"] = "exact" if old == "closed_form" else old
+            values.setdefault("solver", "exact" if old == "closed_form" else old)
         return values
 
     def validate(self) -> None:
