@@ -41,7 +41,7 @@ def forbidden_networks(needs: Needs) -> list[tuple[PhysicalNetwork, str]]:
         out.append((PhysicalNetwork.build("crossbar", 6, [8], 3, seed=0), "exact"))
     if needs.twin == "any":
         net = PhysicalNetwork.build("scattering", 6, [8], 3, seed=0)
-        net.units[0].physics.twin = lambda: None  # type: ignore[method-assign,union-attr]
+        net.units[0].physics.twin = lambda: None
         out.append((net, "differentiable model"))
     return out
 
@@ -86,7 +86,7 @@ def test_a_rule_trains_one_step_on_a_network_its_needs_allow(key: str) -> None:
     assert rule.model_free == (entry.needs.twin == "none")
     before = tensors(network.state_dict())
     x, y = batch()
-    stats = rule.train_step(x, y if entry.needs.labels else None)  # type: ignore[arg-type]
+    stats = rule.train_step(x, y if entry.needs.labels else None)
     after = tensors(network.state_dict())
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)), key
     assert math.isfinite(stats.loss) and math.isfinite(stats.readout_loss)

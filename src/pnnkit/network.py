@@ -105,6 +105,14 @@ class Unit:
             )
 
     @property
+    def linear_stage(self) -> Substrate:
+        """The unit's linear stage, for code that only runs on units with one (rules whose
+        needs include linear stages are refused other networks when they are built)."""
+        if self.stage is None:
+            raise ConfigError("this unit has no linear stage (it is one energy-based system)")
+        return self.stage
+
+    @property
     def substrates(self) -> list[Substrate]:
         """The unit's hardware, in signal order."""
         return [s for s in (self.physics, self.stage) if s is not None]
@@ -322,7 +330,7 @@ class PhysicalNetwork:
             if k in conditioned:
                 p = unit.calibrate(h)
                 if k < last:  # the next physics needs this unit's output
-                    h = unit.f(measured(unit.stage, p))  # type: ignore[arg-type]
+                    h = unit.f(measured(unit.linear_stage, p))
             else:
                 h = unit.measure(h).t
 

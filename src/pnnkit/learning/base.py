@@ -259,8 +259,7 @@ class LocalStageRule(LearningRule):
         change requested."""
         grad_w = (grad_t * unit.f_prime(out.z)).T @ with_bias_column(out.p)
         delta = update.delta(grad_w, lr)
-        assert unit.stage is not None  # the rule needs linear stages
-        unit.stage.program(delta)
+        unit.linear_stage.program(delta)
         return delta
 
     def write_stage(self, k: int, out: UnitOutput, grad_t: Tensor, lr: float) -> None:

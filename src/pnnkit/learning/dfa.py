@@ -114,7 +114,7 @@ class DFA(LearningRule):
             if self.config.derivative == "periphery":
                 grad_z = grad_z * unit.f_prime(out.z)
             grad_w = grad_z.T @ with_bias_column(out.p)
-            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+            unit.linear_stage.program(update.delta(grad_w, lr))
         loss = self.readout_trainer.train(h, y, self.lr_factor())
         self.step_count += 1
         return StepStats(loss=loss, readout_loss=loss)

@@ -226,7 +226,7 @@ class ForwardForward(LearningRule):
             total += loss
             h_pos, h_neg = self.pass_on(pos.t), self.pass_on(neg.t)
         for unit, update, grad_w in zip(self.network.units, self.unit_updates, grads, strict=True):
-            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+            unit.linear_stage.program(update.delta(grad_w, lr))
         self.step_count += 1
         return StepStats(loss=total, readout_loss=0.0)
 

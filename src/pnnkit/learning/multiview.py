@@ -302,7 +302,7 @@ class MultiViewPIB(LearningRule):
             stats.i_ty.append(float(terms.views))
             h1, h2 = out1.t, out2.t
         for unit, update, grad_w in zip(self.network.units, self.unit_updates, grads, strict=True):
-            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+            unit.linear_stage.program(update.delta(grad_w, lr))
         self.step_count += 1
         return stats
 

@@ -325,11 +325,11 @@ class PIB(LocalStageRule):
         """Program unit ``k``'s stage (and physics) from its measured pass, and step its head."""
         factor = self.lr_factor()
         self.write_stage(k, unit_pass.out, unit_pass.grad_t, self.config.lr * factor)
-        if unit_pass.grad_theta is not None:
-            physics = self.network.units[k].physics
-            physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)  # type: ignore[union-attr]
-        if unit_pass.grad_head is not None:
-            self.heads.apply(k, unit_pass.grad_head, self.config.readout_lr * factor)  # type: ignore[union-attr]
+        physics = self.network.units[k].physics
+        if unit_pass.grad_theta is not None and physics is not None:  # route (c)
+            physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)
+        if unit_pass.grad_head is not None and self.heads is not None:
+            self.heads.apply(k, unit_pass.grad_head, self.config.readout_lr * factor)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
