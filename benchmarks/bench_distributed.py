@@ -129,7 +129,7 @@ def main() -> None:
         "--rule",
         default="{}",
         help='PIB settings as JSON, e.g. \'{"estimator": {"alpha": 2, '
-        '"entropy_method": "closed_form"}}\' (default: the rule\'s defaults)',
+        '"solver": "exact"}}\' (default: the rule\'s defaults)',
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/distributed"))
     args = parser.parse_args()

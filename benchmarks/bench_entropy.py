@@ -56,10 +56,10 @@ def build_gram(n: int, device: torch.device, seed: int = 0) -> torch.Tensor:
 def paths(a: torch.Tensor) -> dict[str, Callable[[], None]]:
     """The timed calls on one Gram matrix ``a``."""
 
-    def autograd(alpha: float, method: str) -> Callable[[], None]:
+    def autograd(alpha: float, algorithm: str) -> Callable[[], None]:
         def run() -> None:
             leaf = a.detach().requires_grad_(True)
-            torch.autograd.grad(renyi_entropy(leaf, alpha, method), leaf)
+            torch.autograd.grad(renyi_entropy(leaf, alpha, algorithm), leaf)
 
         return run
 

@@ -24,7 +24,7 @@ from run_jobs import named_assignments, run_all
 #: The PIB defaults before issue 15, which the relevance grid starts from (it was run then).
 OLD = [
     "rule.estimator.alpha=0.5",
-    "rule.estimator.entropy_method=autograd",
+    "rule.estimator.solver=autograd",
     "rule.beta=10",
     "rule.lr=3e-4",
     "rule.head_weight=0",
@@ -32,7 +32,7 @@ OLD = [
     "rule.readout_lr=1e-2",
 ]
 #: The old defaults with the fast estimator, the base of every other variant of that grid.
-FAST = [*OLD, "rule.estimator.alpha=2", "rule.estimator.entropy_method=closed_form"]
+FAST = [*OLD, "rule.estimator.alpha=2", "rule.estimator.solver=exact"]
 
 #: Named lists of variants: name -> ``--set`` assignments.
 GRIDS: dict[str, dict[str, list[str]]] = {

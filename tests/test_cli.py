@@ -337,7 +337,7 @@ def test_demo_states_pib_settings_and_validation_accuracy(tmp_path, capsys):
     code, stdout, _ = run_cli(capsys, "demo", "--epochs", "1", "--quiet", "--out", str(tmp_path))
     assert code == 0
     pib = rule_config("pib")
-    assert f"Renyi order {pib.estimator.alpha:g} ({pib.estimator.entropy_method})" in stdout
+    assert f"Renyi order {pib.estimator.alpha:g} ({pib.estimator.solver})" in stdout
     assert f"per-unit heads {pib.head_weight:g}" in stdout
     rows = [r for r in map(str.split, stdout.splitlines()) if r[:1] in (["pib"], ["backprop"])]
     rows = [r for r in rows if len(r) == 7]  # the table's rows, not the prose

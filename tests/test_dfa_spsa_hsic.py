@@ -306,7 +306,7 @@ def test_normalised_hsic_is_small_for_independent_and_largest_for_identical_vari
     assert (
         nocco["close"] <= (nocco["self"] * float(normalized_hsic(k_close, k_close, "nocco"))) ** 0.5
     )
-    with pytest.raises(ConfigError, match="method = 'cca'"):
+    with pytest.raises(ConfigError, match="normalization = 'cca'"):
         normalized_gram(k_a, "cca")
 
 

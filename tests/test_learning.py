@@ -10,11 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from pnnkit.errors import ConfigError
-from pnnkit.info import mutual_information, unit_normalize
+from pnnkit.info import BottleneckEstimator, mutual_information, unit_normalize
 from pnnkit.learning import (
     PIB,
     Backprop,
-    BottleneckEstimator,
     PIBConfig,
     RuleConfig,
     UpdateRule,
@@ -194,6 +193,19 @@ def test_cosine_schedule_endpoints():
     assert cosine_lr(0.1, 0, 100) == pytest.approx(0.1)
     assert cosine_lr(0.1, 50, 100) == pytest.approx(0.05)
     assert cosine_lr(0.1, 100, 100) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("old", "solver"), [("closed_form", "exact"), ("autograd", "autograd"), ("lanczos", "lanczos")]
+)
+def test_config_files_with_the_old_estimator_names_keep_loading(old, solver):
+    """``entropy_method`` (and its value ``closed_form``) is ``solver`` (``exact``) now; run
+    folders and config files written before the rename read the same settings."""
+    config = rule_config("pib", {"estimator": {"entropy_method": old}})
+    assert config.estimator.solver == solver
+    assert "entropy_method" not in config.to_dict()["estimator"]
+    both = rule_config("pib", {"estimator": {"entropy_method": old, "solver": "lanczos"}})
+    assert both.estimator.solver == "lanczos"  # the new name, given beside it, wins
 
 
 def test_rule_config_errors_name_the_setting():

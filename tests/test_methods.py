@@ -1,6 +1,6 @@
 """Every training method under one interface: what each spends on the hardware, that the
-model-free ones never use a model nor backpropagate through a measurement, and that each
-refuses what it cannot train with a message naming the problem."""
+model-free ones never use a model nor backpropagate through a measurement, and that each trains
+and resumes on a network its needs allow (the refusals are in test_rule_contract)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import pytest
 import torch
 
 from pnnkit.errors import ConfigError
-from pnnkit.learning import RULES, make_rule, rule_config
+from pnnkit.learning import RULES, Needs, make_rule, rule_config
 from pnnkit.network import PhysicalNetwork, Unit
 from test_learning import SpyIdeal
+from test_rule_contract import allowed_network
 
-#: physical passes per training sample and substrate, from each method's theory
+#: physical passes per training sample and substrate, from each method's theory (the layered
+#: methods whose count is known; eqprop's relaxations are tested below)
 PASSES_PER_SAMPLE = {
     "pib": 1,  # one measurement per unit
     "hsic": 1,
@@ -25,10 +27,6 @@ PASSES_PER_SAMPLE = {
     "backprop": 0,
 }
 LAYERED = sorted(PASSES_PER_SAMPLE)
-
-
-def test_every_registered_method_is_covered_here():
-    assert set(RULES) == set(PASSES_PER_SAMPLE) | {"eqprop"}
 
 
 def spy_network(seed: int = 0) -> PhysicalNetwork:
@@ -62,7 +60,9 @@ def test_eqprop_spends_two_or_three_relaxations_per_sample(centred, passes):
     assert substrate.counters.physical_queries == passes * 30
 
 
-@pytest.mark.parametrize("method", [m for m in LAYERED if RULES[m][0].model_free])
+@pytest.mark.parametrize(
+    "method", sorted(m for m, (cls, _) in RULES.items() if cls.needs == Needs(linear_stages=True))
+)
 def test_model_free_methods_never_use_a_model_nor_autograd_through_a_measurement(method):
     net = spy_network()  # SpyIdeal.twin() raises
     rule = make_rule(method, net, rule_config(method), total_steps=2)
@@ -76,24 +76,19 @@ def test_model_free_methods_never_use_a_model_nor_autograd_through_a_measurement
         assert not any(unit.stage.input_required_grad)
 
 
-def test_model_based_methods_are_flagged_as_such():
-    assert {m for m, (cls, _) in RULES.items() if not cls.model_free} == {
-        "backprop",
-        "insilico",
-        "pat",
-    }
+def test_model_based_methods_are_those_that_declare_a_twin():
+    for cls, _ in RULES.values():
+        assert cls.model_free == (cls.needs.twin == "none")
 
 
-@pytest.mark.parametrize("method", sorted(set(RULES) - {"eqprop", "backprop", "readout"}))
-def test_layered_methods_refuse_an_energy_based_network(method):
+def test_twin_based_methods_train_an_energy_based_network_through_its_model():
     net = PhysicalNetwork.build("resistive", 6, [8], 3, seed=0)
-    if method in ("insilico", "pat"):
-        pytest.skip("twin-based rules train the resistive network through its model")
-    with pytest.raises(ConfigError, match=r"resistive|energy"):
-        make_rule(method, net, rule_config(method), total_steps=1)
+    x, y = batch()
+    for method in sorted(m for m, (cls, _) in RULES.items() if cls.needs.twin != "none"):
+        make_rule(method, net, rule_config(method), total_steps=1).train_step(x, y)
 
 
-def test_eqprop_refuses_a_layered_network():
+def test_a_refusal_is_a_config_error():
     net = PhysicalNetwork.build("crossbar", 6, [8], 3, seed=0)
     with pytest.raises(ConfigError, match="energy-based"):
         make_rule("eqprop", net, rule_config("eqprop"), total_steps=1)
@@ -103,13 +98,10 @@ def test_eqprop_refuses_a_layered_network():
 def test_every_method_trains_and_resumes_on_its_substrate(method):
     """Two rules on identical networks; the second restored from the first's state after one
     step: the next step gives the same loss (checkpoints hold everything a rule needs)."""
-    substrate = "resistive" if method == "eqprop" else "crossbar"
-    if method == "backprop":
-        substrate = "ideal"
     x, y = batch()
     pairs = []
     for _ in range(2):
-        net = PhysicalNetwork.build(substrate, 6, [10, 8], 3, seed=0)
+        net = allowed_network(RULES[method][0].needs)
         pairs.append((net, make_rule(method, net, rule_config(method), total_steps=4)))
     (net_a, rule_a), (net_b, rule_b) = pairs
     rule_a.train_step(x, y)

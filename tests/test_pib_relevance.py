@@ -182,7 +182,7 @@ def test_reinforcement_learning_keeps_its_measured_pib_settings():
     rule = RLConfig(method="pib").rule_config()
     assert (rule.head_weight, rule.similarity_weight, rule.beta, rule.lr) == (0, 0, 10, 3e-4)
     assert rule.readout_lr == 1e-2
-    assert (rule.estimator.alpha, rule.estimator.entropy_method) == (0.5, "autograd")
+    assert (rule.estimator.alpha, rule.estimator.solver) == (0.5, "autograd")
     tuned = RLConfig(method="pib", rule_options={"estimator": {"sigma2": 1.0}}).rule_config()
     assert tuned.estimator.alpha == 0.5 and tuned.estimator.sigma2 == 1.0
 

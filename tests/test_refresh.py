@@ -8,7 +8,8 @@ import torch
 from pnnkit.errors import ConfigError
 from pnnkit.experiment import TrainConfig
 from pnnkit.faults import FaultSchedule
-from pnnkit.learning import make_rule, rule_config
+from pnnkit.learning import RULES, make_rule, rule_config
+from pnnkit.learning.base import LocalStageConfig
 from pnnkit.learning.refresh import WeightRefresh
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics.crossbar import Crossbar
@@ -35,7 +36,9 @@ def weight_error(net: PhysicalNetwork, reference: list[torch.Tensor]) -> list[fl
     ]
 
 
-@pytest.mark.parametrize("method", ["pib", "hsic"])
+@pytest.mark.parametrize(
+    "method", sorted(m for m, (_, c) in RULES.items() if issubclass(c, LocalStageConfig))
+)
 def test_off_by_default_it_reads_and_writes_nothing(method: str) -> None:
     net = network()
     rule = make_rule(method, net, rule_config(method), 10)

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from pnnkit.learning.pib import BottleneckEstimator
+from pnnkit.info import BottleneckEstimator
 from pnnkit.results.format import table
 
 WIDTH = 256
@@ -26,11 +26,11 @@ CLOCK: Callable[[], float] = time.process_time
 
 #: the estimator implementations compared: name -> BottleneckEstimator settings
 VARIANTS: dict[str, dict[str, Any]] = {
-    "eig autograd (alpha 0.5, default)": {"alpha": 0.5, "entropy_method": "autograd"},
-    "eig closed form (alpha 0.5)": {"alpha": 0.5, "entropy_method": "closed_form"},
-    "lanczos (alpha 0.5)": {"alpha": 0.5, "entropy_method": "lanczos"},
-    "frobenius autograd (alpha 2)": {"alpha": 2.0, "entropy_method": "autograd"},
-    "frobenius closed form (alpha 2)": {"alpha": 2.0, "entropy_method": "closed_form"},
+    "eig autograd (alpha 0.5, default)": {"alpha": 0.5, "solver": "autograd"},
+    "eig closed form (alpha 0.5)": {"alpha": 0.5, "solver": "exact"},
+    "lanczos (alpha 0.5)": {"alpha": 0.5, "solver": "lanczos"},
+    "frobenius autograd (alpha 2)": {"alpha": 2.0, "solver": "autograd"},
+    "frobenius closed form (alpha 2)": {"alpha": 2.0, "solver": "exact"},
 }
 
 

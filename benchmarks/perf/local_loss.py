@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from pnnkit.learning.pib import BottleneckEstimator
+from pnnkit.info import BottleneckEstimator
 
 from .harness import (
     CLASSES,

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from pnnkit.learning.pib import BottleneckEstimator
+from pnnkit.info import BottleneckEstimator
 
 from .harness import CLASSES, VARIANTS, WIDTH, clustered_batch, markdown, one_unit, write_csv
 

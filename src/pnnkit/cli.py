@@ -464,7 +464,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     pib = rule_config("pib")
     print(
-        f"PIB: Renyi order {pib.estimator.alpha:g} ({pib.estimator.entropy_method}), beta "
+        f"PIB: Renyi order {pib.estimator.alpha:g} ({pib.estimator.solver}), beta "
         f"{pib.beta:g}, gamma {pib.gamma:g}, per-unit heads {pib.head_weight:g}, similarity "
         f"{pib.similarity_weight:g}, lr {pib.lr:g} (chosen on validation: docs/pib.md)"
     )

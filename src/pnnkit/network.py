@@ -5,7 +5,7 @@ then a known element-wise periphery ``t = f(z)`` (a rectifier or a saturating am
 the ADC). A :class:`PhysicalNetwork` chains units, the
 measured output of unit ``k`` driving unit ``k + 1``, and ends in a digital linear readout to class
 scores. The readout sees the last output normalised to unit length: the bottleneck's kernel
-compares outputs by direction (see :class:`pnnkit.learning.pib.BottleneckEstimator`), so that is
+compares outputs by direction (see :class:`pnnkit.info.BottleneckEstimator`), so that is
 the geometry the units learn, and it makes the readout blind to gain changes of the hardware.
 The network knows nothing about how it is trained (see :mod:`pnnkit.learning`).
 """
@@ -103,6 +103,14 @@ class Unit:
                 f"{self.physics.name} gives {self.physics.out_features} outputs but the "
                 f"{self.stage.name} stage takes {self.stage.in_features} inputs"
             )
+
+    @property
+    def linear_stage(self) -> Substrate:
+        """The unit's linear stage, for code that only runs on units with one (rules whose
+        needs include linear stages are refused other networks when they are built)."""
+        if self.stage is None:
+            raise ConfigError("this unit has no linear stage (it is one energy-based system)")
+        return self.stage
 
     @property
     def substrates(self) -> list[Substrate]:
@@ -322,7 +330,7 @@ class PhysicalNetwork:
             if k in conditioned:
                 p = unit.calibrate(h)
                 if k < last:  # the next physics needs this unit's output
-                    h = unit.f(measured(unit.stage, p))  # type: ignore[arg-type]
+                    h = unit.f(measured(unit.linear_stage, p))
             else:
                 h = unit.measure(h).t
 

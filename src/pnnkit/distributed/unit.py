@@ -12,7 +12,7 @@ arXiv 2602.09569, 2026; docs/pib.md), so unit ``k`` can train on batch ``b`` whi
 trains on batch ``b - 1`` and the result is the sequential one to the last digit.
 
 Exact up to two random streams and one kind of event. With ``physics_lr > 0`` (SPSA signs) or
-``entropy_method = lanczos`` (probes) the rule draws from torch's global generator, which the
+``solver = lanczos`` (probes) the rule draws from torch's global generator, which the
 sequential run shares among its units in turn; each worker has its own, seeded from
 ``(seed, unit)``, so those runs are statistically, not bitwise, the same. And a bad
 measurement (:class:`~pnnkit.errors.BadMeasurementError`: NaN, Inf, out of range) at unit ``k``

@@ -16,7 +16,8 @@ import torch
 from pnnkit.data import Dataset, load_dataset
 from pnnkit.experiment.config import TrainConfig, build_network
 from pnnkit.faults import FaultSchedule
-from pnnkit.learning import BottleneckEstimator, LearningRule, PIBConfig
+from pnnkit.info import BottleneckEstimator
+from pnnkit.learning import LearningRule, PIBConfig
 from pnnkit.learning.multiview import MultiViewConfig
 from pnnkit.network import PhysicalNetwork
 from pnnkit.tasks import task_class

@@ -30,7 +30,7 @@ After ``max_attempts`` bad attempts of one pass:
   between clusters and labels. Whether the classes are the representation's own clusters.
 
 The network's representation is the last unit's measured output normalised to unit length:
-the geometry the bottleneck kernels compare (see :class:`~pnnkit.learning.pib.BottleneckEstimator`)
+the geometry the bottleneck kernels compare (see :class:`~pnnkit.info.BottleneckEstimator`)
 and what the readout sees (:meth:`pnnkit.network.PhysicalNetwork.logits`).
 """
 
@@ -49,8 +49,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from torch import Tensor
 
 from pnnkit.errors import BadMeasurementError, TooManyBadMeasurementsError
-from pnnkit.info import unit_normalize
-from pnnkit.learning import BottleneckEstimator
+from pnnkit.info import BottleneckEstimator, unit_normalize
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Counters
 

@@ -5,18 +5,20 @@ Sanchez Giraldo, Rao & Principe, IEEE Trans. Inf. Theory 61:535 (2015); see docs
 :mod:`pnnkit.info.entropy` turns them into entropies and mutual information in bits (exactly,
 with closed-form gradients); :mod:`pnnkit.info.randomized` estimates entropies of large
 matrices by stochastic Lanczos quadrature; :mod:`pnnkit.info.bottleneck` computes PIB's two
-information terms of one unit with a hand-written gradient.
+information terms of one unit with a hand-written gradient, and
+:class:`~pnnkit.info.estimator.BottleneckEstimator` chooses how (kernel widths, order, solver).
 """
 
 from pnnkit.info.bottleneck import (
-    BOTTLENECK_METHODS,
+    BOTTLENECK_SOLVERS,
+    Squares,
     bottleneck_gradient,
     bottleneck_terms,
     direction_gram,
     label_blocks,
 )
 from pnnkit.info.entropy import (
-    ENTROPY_METHODS,
+    ENTROPY_ALGORITHMS,
     entropy_from_power_sum,
     joint_entropy,
     mutual_information,
@@ -25,6 +27,7 @@ from pnnkit.info.entropy import (
     renyi_entropy_and_grad,
     spectral_terms,
 )
+from pnnkit.info.estimator import ESTIMATOR_SOLVERS, BottleneckEstimator
 from pnnkit.info.kernels import (
     WIDTH_RULES,
     gaussian_gram,
@@ -44,9 +47,12 @@ from pnnkit.info.randomized import (
 )
 
 __all__ = [
-    "BOTTLENECK_METHODS",
-    "ENTROPY_METHODS",
+    "BOTTLENECK_SOLVERS",
+    "ENTROPY_ALGORITHMS",
+    "ESTIMATOR_SOLVERS",
     "WIDTH_RULES",
+    "BottleneckEstimator",
+    "Squares",
     "bottleneck_gradient",
     "bottleneck_terms",
     "direction_gram",

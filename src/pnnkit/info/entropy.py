@@ -28,7 +28,10 @@ from torch import Tensor
 from pnnkit.errors import ConfigError, ShapeError
 
 __all__ = [
-    "ENTROPY_METHODS",
+    "ENTROPY_ALGORITHMS",
+    "check_alpha",
+    "check_gram",
+    "eig_tolerance",
     "entropy_from_power_sum",
     "joint_entropy",
     "mutual_information",
@@ -38,13 +41,15 @@ __all__ = [
     "spectral_terms",
 ]
 
-#: The methods :func:`renyi_entropy` knows.
-ENTROPY_METHODS: tuple[str, ...] = ("auto", "eig", "frobenius")
+#: The algorithms :func:`renyi_entropy` knows (its ``algorithm`` argument).
+ENTROPY_ALGORITHMS: tuple[str, ...] = ("auto", "eig", "frobenius")
 
 _LN2 = math.log(2.0)
 
 
-def _check_gram(a: object, name: str) -> Tensor:
+def check_gram(a: object, name: str) -> Tensor:
+    """``a`` as a real floating-point square matrix ``(n, n)`` or batch ``(..., n, n)``, or a
+    ShapeError naming ``name``."""
     if not isinstance(a, Tensor):
         raise ShapeError(f"{name} must be a torch.Tensor, got {type(a).__name__}")
     if not a.is_floating_point():
@@ -60,8 +65,8 @@ def _check_gram(a: object, name: str) -> Tensor:
 
 
 def _check_pair(a: object, b: object) -> tuple[Tensor, Tensor]:
-    a = _check_gram(a, "a")
-    b = _check_gram(b, "b")
+    a = check_gram(a, "a")
+    b = check_gram(b, "b")
     # broadcastable: equal sizes or a 1 in each trailing position (checked by hand: torch's
     # broadcast_shapes costs more than the order-2 entropy of a 256 x 256 matrix)
     ok = a.shape[-1] == b.shape[-1] and all(
@@ -76,7 +81,8 @@ def _check_pair(a: object, b: object) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-def _check_alpha(alpha: object) -> float:
+def check_alpha(alpha: object) -> float:
+    """The Renyi order as a float, or a ConfigError unless it is a finite number > 0."""
     if isinstance(alpha, bool) or not isinstance(alpha, Real):
         raise ConfigError(f"alpha = {alpha!r} is invalid: must be a finite number > 0")
     value = float(alpha)
@@ -85,19 +91,19 @@ def _check_alpha(alpha: object) -> float:
     return value
 
 
-def _resolve_method(method: object, alpha: float) -> str:
-    if not isinstance(method, str) or method not in ENTROPY_METHODS:
+def _resolve_algorithm(algorithm: object, alpha: float) -> str:
+    if not isinstance(algorithm, str) or algorithm not in ENTROPY_ALGORITHMS:
         raise ConfigError(
-            f"method = {method!r} is unknown; choose one of {', '.join(ENTROPY_METHODS)}"
+            f"algorithm = {algorithm!r} is unknown; choose one of {', '.join(ENTROPY_ALGORITHMS)}"
         )
-    if method == "auto":
+    if algorithm == "auto":
         return "frobenius" if alpha == 2.0 else "eig"
-    if method == "frobenius" and alpha != 2.0:
+    if algorithm == "frobenius" and alpha != 2.0:
         raise ConfigError(
-            f"method = 'frobenius' needs alpha = 2, got alpha = {alpha!r}; "
-            "use method='eig' or 'auto' for other orders"
+            f"algorithm = 'frobenius' needs alpha = 2, got alpha = {alpha!r}; "
+            "use algorithm='eig' or 'auto' for other orders"
         )
-    return method
+    return algorithm
 
 
 def _frobenius_entropy(a: Tensor) -> Tensor:
@@ -127,21 +133,21 @@ def _eig_entropy(a: Tensor, alpha: float) -> Tensor:
     return s.to(a.dtype)
 
 
-def renyi_entropy(a: Tensor, alpha: float = 2.0, method: str = "auto") -> Tensor:
+def renyi_entropy(a: Tensor, alpha: float = 2.0, algorithm: str = "auto") -> Tensor:
     """Matrix-based Renyi entropy of order ``alpha`` in bits (Sanchez Giraldo et al. 2015).
 
     ``S_a(A) = 1/(1-a) log2 sum_i lambda_i(A)^a``; ``alpha = 1`` gives the von Neumann limit
     ``-sum_i lambda_i log2 lambda_i``. ``a``: a normalised Gram matrix ``(n, n)`` or a batch
     ``(..., n, n)``; returns a tensor of shape ``(...)``.
 
-    ``method``: ``"eig"`` (``torch.linalg.eigvalsh``, any ``alpha > 0``), ``"frobenius"``
+    ``algorithm``: ``"eig"`` (``torch.linalg.eigvalsh``, any ``alpha > 0``), ``"frobenius"``
     (``-log2 ||A||_F^2``, only ``alpha = 2``, no eigendecomposition) or ``"auto"``
     (frobenius for ``alpha = 2``, else eig). For a symmetric ``A`` both give the same value.
     """
-    a = _check_gram(a, "a")
-    alpha = _check_alpha(alpha)
-    method = _resolve_method(method, alpha)
-    if method == "frobenius":
+    a = check_gram(a, "a")
+    alpha = check_alpha(alpha)
+    algorithm = _resolve_algorithm(algorithm, alpha)
+    if algorithm == "frobenius":
         return _frobenius_entropy(a)
     return _eig_entropy(a, alpha)
 
@@ -152,31 +158,31 @@ def _joint_matrix(a: Tensor, b: Tensor) -> Tensor:
     return ab / tr.unsqueeze(-1).unsqueeze(-1)
 
 
-def joint_entropy(a: Tensor, b: Tensor, alpha: float = 2.0, method: str = "auto") -> Tensor:
+def joint_entropy(a: Tensor, b: Tensor, alpha: float = 2.0, algorithm: str = "auto") -> Tensor:
     """Matrix-based joint Renyi entropy ``S_a(A, B) = S_a(A o B / tr(A o B))`` in bits.
 
     ``a``, ``b``: normalised Gram matrices of the same n samples (equal or broadcastable
-    batch shapes). See :func:`renyi_entropy` for ``alpha`` and ``method``.
+    batch shapes). See :func:`renyi_entropy` for ``alpha`` and ``algorithm``.
     """
     a, b = _check_pair(a, b)
-    alpha = _check_alpha(alpha)
-    method = _resolve_method(method, alpha)
-    return renyi_entropy(_joint_matrix(a, b), alpha, method)
+    alpha = check_alpha(alpha)
+    algorithm = _resolve_algorithm(algorithm, alpha)
+    return renyi_entropy(_joint_matrix(a, b), alpha, algorithm)
 
 
-def mutual_information(a: Tensor, b: Tensor, alpha: float = 2.0, method: str = "auto") -> Tensor:
+def mutual_information(a: Tensor, b: Tensor, alpha: float = 2.0, algorithm: str = "auto") -> Tensor:
     """Matrix-based Renyi mutual information ``I_a(A; B) = S_a(A) + S_a(B) - S_a(A, B)``.
 
     In bits. For Gram matrices with a constant diagonal (Gaussian kernels, one-hot label
     kernels) it lies between 0 and ``min(S_a(A), S_a(B))`` (Sanchez Giraldo et al. 2015).
     """
     a, b = _check_pair(a, b)
-    alpha = _check_alpha(alpha)
-    method = _resolve_method(method, alpha)
+    alpha = check_alpha(alpha)
+    algorithm = _resolve_algorithm(algorithm, alpha)
     return (
-        renyi_entropy(a, alpha, method)
-        + renyi_entropy(b, alpha, method)
-        - renyi_entropy(_joint_matrix(a, b), alpha, method)
+        renyi_entropy(a, alpha, algorithm)
+        + renyi_entropy(b, alpha, algorithm)
+        - renyi_entropy(_joint_matrix(a, b), alpha, algorithm)
     )
 
 
@@ -206,7 +212,9 @@ def entropy_from_power_sum(p: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
     return torch.log2(p) / (1.0 - alpha), 1.0 / ((1.0 - alpha) * _LN2 * p)
 
 
-def _eig_tolerance(lam: Tensor, n: int) -> Tensor:
+def eig_tolerance(lam: Tensor, n: int) -> Tensor:
+    """The numerical-rank threshold ``n * eps * lambda_max`` below which eigenvalues count as
+    0 (round-off of zero eigenvalues)."""
     lam_max = lam.amax(dim=-1, keepdim=True).clamp_min(0.0)
     return lam_max * (n * torch.finfo(lam.dtype).eps)
 
@@ -222,14 +230,14 @@ def renyi_entropy_and_grad(a: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
     and get zero gradient, as in :func:`renyi_entropy`. ``A`` is read through its symmetric
     part, so the gradient is symmetric. Float32 or float64.
     """
-    a = _check_gram(a, "a")
-    alpha = _check_alpha(alpha)
+    a = check_gram(a, "a")
+    alpha = check_alpha(alpha)
     if alpha == 2.0:
         return renyi2_entropy_and_grad(a)
     with torch.no_grad():
         work = a if a.dtype in (torch.float32, torch.float64) else a.to(torch.float32)
         lam, vec = torch.linalg.eigh(0.5 * (work + work.mT))
-        f, slope = spectral_terms(lam, alpha, _eig_tolerance(lam, a.shape[-1]))
+        f, slope = spectral_terms(lam, alpha, eig_tolerance(lam, a.shape[-1]))
         value, ds_dp = entropy_from_power_sum(f.sum(dim=-1), alpha)
         grad = (vec * (slope * ds_dp.unsqueeze(-1)).unsqueeze(-2)) @ vec.mT
     return value.to(a.dtype), grad.to(a.dtype)
@@ -241,7 +249,7 @@ def renyi2_entropy_and_grad(a: Tensor) -> tuple[Tensor, Tensor]:
     ``S_2(A) = -log2 ||A||_F^2`` and ``dS_2/dA = -2 A / (ln 2 ||A||_F^2)``. ``a``: ``(n, n)``
     or ``(..., n, n)``; returns the entropy ``(...)`` and the gradient, shaped like ``a``.
     """
-    a = _check_gram(a, "a")
+    a = check_gram(a, "a")
     with torch.no_grad():
         sq = (a * a).sum(dim=(-2, -1), keepdim=True)
         value = -torch.log2(sq).squeeze(-1).squeeze(-1)

@@ -121,10 +121,10 @@ def gaussian_gram(
                 f"sigma has shape {tuple(s.shape)}; expected a scalar or one width per "
                 f"matrix of the batch {tuple(x.shape[:-2])}"
             )
-        scale = -0.5 / (s * s)
+        scale: Tensor | float = -0.5 / (s * s)
     else:
-        s = _check_positive_real(sigma, "sigma")
-        scale = -0.5 / (s * s)
+        width = _check_positive_real(sigma, "sigma")
+        scale = -0.5 / (width * width)
     d = pairwise_sq_distances(x) if sq_distances is None else _check_distances(sq_distances, x)
     return torch.exp(d * scale)
 
@@ -204,8 +204,8 @@ def kernel_width(
         return torch.tensor(scale * n ** (-1.0 / (4.0 + d)), dtype=x.dtype, device=x.device)
     with torch.no_grad():
         iu = torch.triu_indices(n, n, offset=1, device=x.device)
-        d = pairwise_sq_distances(x) if sq_distances is None else _check_distances(sq_distances, x)
-        dist = d.detach()[iu[0], iu[1]].sqrt()
+        sq = pairwise_sq_distances(x) if sq_distances is None else _check_distances(sq_distances, x)
+        dist = sq.detach()[iu[0], iu[1]].sqrt()
         if rule == "mean":
             width = dist.mean()
         else:

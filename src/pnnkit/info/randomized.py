@@ -48,8 +48,8 @@ from torch import Tensor
 
 from pnnkit.errors import ConfigError
 from pnnkit.info.entropy import (
-    _check_alpha,
-    _check_gram,
+    check_alpha,
+    check_gram,
     entropy_from_power_sum,
     spectral_terms,
 )
@@ -174,8 +174,8 @@ def randomized_renyi_entropy_and_grad(
     and, if ``need_grad``, the gradient estimate, shaped like ``a`` (symmetric), else None.
     No autograd graph is built.
     """
-    a = _check_gram(a, "a")
-    alpha = _check_alpha(alpha)
+    a = check_gram(a, "a")
+    alpha = check_alpha(alpha)
     probes = _check_count(probes, "probes")
     steps = _check_count(steps, "steps")
     if isinstance(deflation, bool) or not isinstance(deflation, Integral) or deflation < 0:

@@ -1,11 +1,14 @@
-"""Learning rules: how a physical network's parameters change. One interface for every method."""
+"""Learning rules: how a physical network's parameters change. One interface for every method.
+
+Every module of this package is imported here, so a rule module that registers its rule
+(:func:`~pnnkit.learning.registry.register`) is found without being listed anywhere else.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import pkgutil
 
-from pnnkit.configtools import build
-from pnnkit.errors import ConfigError
 from pnnkit.learning.backprop import Backprop
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
 from pnnkit.learning.dfa import DFA, DFAConfig
@@ -16,43 +19,23 @@ from pnnkit.learning.insilico import InSilico, InSilicoConfig
 from pnnkit.learning.multiview import MultiViewConfig, MultiViewPIB
 from pnnkit.learning.optim import UpdateRule, cosine_lr
 from pnnkit.learning.pat import PATConfig, PhysicsAware
-from pnnkit.learning.pib import PIB, BottleneckEstimator, PIBConfig
+from pnnkit.learning.pib import PIB, PIBConfig
 from pnnkit.learning.readout import ReadoutOnly
+from pnnkit.learning.registry import (
+    RULES,
+    Needs,
+    RuleEntry,
+    make_rule,
+    register,
+    rule_config,
+    rule_entries,
+    rule_entry,
+)
 from pnnkit.learning.spsa import SPSA, SPSAConfig
 from pnnkit.learning.twins import NetworkTwin, TwinMismatch
-from pnnkit.network import PhysicalNetwork
 
-#: method name -> (rule class, its config class)
-RULES: dict[str, tuple[type[LearningRule], type[RuleConfig]]] = {
-    "pib": (PIB, PIBConfig),
-    "backprop": (Backprop, RuleConfig),
-    "insilico": (InSilico, InSilicoConfig),
-    "pat": (PhysicsAware, PATConfig),
-    "ff": (ForwardForward, FFConfig),
-    "dfa": (DFA, DFAConfig),
-    "spsa": (SPSA, SPSAConfig),
-    "hsic": (HSICBottleneck, HSICConfig),
-    "eqprop": (EqProp, EqPropConfig),
-    "readout": (ReadoutOnly, RuleConfig),
-}
-
-
-def rule_config(method: str, values: dict[str, Any] | None = None) -> RuleConfig:
-    """The typed, validated config of ``method`` with ``values`` overriding its defaults."""
-    if method not in RULES:
-        raise ConfigError(f"unknown method {method!r}; choices: {sorted(RULES)}")
-    return build(RULES[method][1], values or {})
-
-
-def make_rule(
-    method: str, network: PhysicalNetwork, config: RuleConfig, total_steps: int
-) -> LearningRule:
-    """Build the rule called ``method`` for ``network``."""
-    rule_class, config_class = RULES[method]
-    if not isinstance(config, config_class):
-        raise ConfigError(f"method {method!r} needs a {config_class.__name__}")
-    return rule_class(network, config, total_steps)
-
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "DFA",
@@ -60,7 +43,6 @@ __all__ = [
     "RULES",
     "SPSA",
     "Backprop",
-    "BottleneckEstimator",
     "DFAConfig",
     "EqProp",
     "EqPropConfig",
@@ -73,17 +55,22 @@ __all__ = [
     "LearningRule",
     "MultiViewConfig",
     "MultiViewPIB",
+    "Needs",
     "NetworkTwin",
     "PATConfig",
     "PIBConfig",
     "PhysicsAware",
     "ReadoutOnly",
     "RuleConfig",
+    "RuleEntry",
     "SPSAConfig",
     "StepStats",
     "TwinMismatch",
     "UpdateRule",
     "cosine_lr",
     "make_rule",
+    "register",
     "rule_config",
+    "rule_entries",
+    "rule_entry",
 ]

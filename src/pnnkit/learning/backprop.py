@@ -11,29 +11,18 @@ deploying is ``--method insilico``).
 
 from __future__ import annotations
 
-from pnnkit.errors import ConfigError
 from pnnkit.learning.base import RuleConfig
 from pnnkit.learning.insilico import InSilico
+from pnnkit.learning.registry import Needs, register
 from pnnkit.learning.twins import TwinMismatch
-from pnnkit.network import PhysicalNetwork
 
 
+@register(RuleConfig)
 class Backprop(InSilico):
     """End-to-end backpropagation on exact twins; spends no physical queries while training."""
 
     name = "backprop"
-    model_free = False
-
-    def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
-        for substrate in network.substrates():
-            if not substrate.exact_twin:
-                raise ConfigError(
-                    f"backprop needs an exact differentiable model of the substrate, and the "
-                    f"{substrate.name} substrate has none; use --substrate ideal for the "
-                    f"digital reference, --method insilico to train on its approximate model, "
-                    f"or a model-free method such as --method pib"
-                )
-        super().__init__(network, config, total_steps)
+    needs = Needs(twin="exact")
 
     def mismatch(self) -> TwinMismatch:
         return TwinMismatch(parameter_error=0.0, nonlinearity=0.0)

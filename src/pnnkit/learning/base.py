@@ -20,6 +20,7 @@ from pnnkit.errors import ConfigError
 from pnnkit.info.kernels import NORM_EPS
 from pnnkit.learning.optim import OPTIMIZERS, UpdateRule, cosine_lr
 from pnnkit.learning.refresh import StageRefresher, WeightRefresh
+from pnnkit.learning.registry import Needs
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
 from pnnkit.physics import with_bias_column
 
@@ -65,15 +66,28 @@ class RuleConfig:
 
 
 class LearningRule(ABC):
-    """Base of all rules. ``total_steps`` lets the learning-rate schedule know the run length."""
+    """Base of all rules. ``total_steps`` lets the learning-rate schedule know the run length.
+
+    A rule declares its ``name`` (the ``--method``) and its
+    :class:`~pnnkit.learning.registry.Needs`; building it on a network its needs rule out
+    raises one ConfigError saying why. The config arrives built and validated
+    (:func:`~pnnkit.learning.registry.rule_config`)."""
 
     name: ClassVar[str]
+    needs: ClassVar[Needs]
     #: True when the rule never uses a digital model of the physics (no twin, no autograd
-    #: through a measurement).
+    #: through a measurement): ``needs.twin == "none"``.
     model_free: ClassVar[bool]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "needs"):
+            cls.model_free = cls.needs.model_free
+
     def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
-        config.validate()
+        refusal = self.needs.refusal(self.name, network)
+        if refusal is not None:
+            raise ConfigError(refusal)
         self.network, self.config, self.total_steps = network, config, total_steps
         self.step_count = 0
 
@@ -103,18 +117,6 @@ class LearningRule(ABC):
         generators and any fixed random matrices (tensors and plain values only, loadable with
         weights_only=True)."""
         return {"step_count": self.step_count}
-
-    def require_linear_stages(self) -> None:
-        """Refuse networks with a unit that has no linear stage (an energy-based system), which
-        rules updating stages by outer products cannot train."""
-        for unit in self.network.units:
-            if unit.stage is None:
-                physics = unit.physics.name if unit.physics is not None else "?"
-                raise ConfigError(
-                    f"method {self.name!r} trains the linear stage of each unit, and the "
-                    f"{physics} substrate has none (it is energy-based); use --method eqprop "
-                    f"or backprop"
-                )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state_dict of a rule built on the same network and config."""
@@ -239,11 +241,12 @@ class LocalStageRule(LearningRule):
     locally, and the exact outer-product update ``dL/dW = (dL/dt o f'(z))^T [p, 1]`` from
     measured values only (route (a)/(b) of docs/pib.md)."""
 
+    needs = Needs(linear_stages=True)
+
     def __init__(
         self, network: PhysicalNetwork, config: LocalStageConfig, total_steps: int
     ) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]
         self.readout_trainer = LocalReadout(network, config.readout_lr)
         self.refresher = StageRefresher(network, config.refresh)
@@ -256,7 +259,7 @@ class LocalStageRule(LearningRule):
         change requested."""
         grad_w = (grad_t * unit.f_prime(out.z)).T @ with_bias_column(out.p)
         delta = update.delta(grad_w, lr)
-        unit.stage.program(delta)  # type: ignore[union-attr]
+        unit.linear_stage.program(delta)
         return delta
 
     def write_stage(self, k: int, out: UnitOutput, grad_t: Tensor, lr: float) -> None:

@@ -40,6 +40,7 @@ from pnnkit.errors import ConfigError
 from pnnkit.info import one_hot
 from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import with_bias_column
 
@@ -50,10 +51,8 @@ DERIVATIVES = ("periphery", "surrogate")
 class DFAConfig(RuleConfig):
     """Settings of :class:`DFA`.
 
-    ``lr``: 3e-4 (Adam on the requested changes; on digits through the default crossbar,
-    30 epochs, 3e-4 / 1e-3 / 3e-3 gave 92.7 / 92.0 / 90.0% test accuracy with the default
-    readout rate; with ``readout_lr = 0.1`` DFA reached 96.9% at 1e-3, training the
-    readout alone 96.0%).
+    ``lr``: the rate of the requested changes (Adam by default; chosen on digits through the
+    default crossbar, docs/methods.md; a faster ``readout_lr`` helps DFA, docs/BENCHMARKS.md).
     ``derivative``: ``periphery`` (default: the known periphery's ``f'`` at the measured
     pre-activation, as in Nøkland 2016) or ``surrogate`` (``1`` everywhere, straight-through:
     for hardware whose nonlinearity is not known; Nakajima et al. 2022 likewise replaced the
@@ -75,15 +74,15 @@ class DFAConfig(RuleConfig):
             raise ConfigError(f"seed = {self.seed!r} is invalid: must be >= 0")
 
 
+@register(DFAConfig)
 class DFA(LearningRule):
     """Direct feedback alignment of every unit's linear stage; model-free."""
 
     name = "dfa"
-    model_free = True
+    needs = Needs(linear_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: DFAConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: DFAConfig = config
         self.generator = torch.Generator().manual_seed(config.seed)
         classes = network.readout.out_features
@@ -115,7 +114,7 @@ class DFA(LearningRule):
             if self.config.derivative == "periphery":
                 grad_z = grad_z * unit.f_prime(out.z)
             grad_w = grad_z.T @ with_bias_column(out.p)
-            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+            unit.linear_stage.program(update.delta(grad_w, lr))
         loss = self.readout_trainer.train(h, y, self.lr_factor())
         self.step_count += 1
         return StepStats(loss=loss, readout_loss=loss)

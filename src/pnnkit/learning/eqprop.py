@@ -25,9 +25,9 @@ voltages; its gradient with respect to the output voltages is computed digitally
 detached copy of the measured free state. Because the readout normalises the outputs,
 ``|dC_k/dV|`` scales as ``1 / |V_k|``: with one ``beta`` for the batch, a sample whose outputs
 are nearly all on the 0 V rail receives a current orders of magnitude larger than the others,
-is pushed across the diodes' kinks, and spoils the estimate (on digits, after 5 epochs of
-training with a fixed ``beta``, the estimate had cosine -0.02 with the true gradient at every
-``beta`` from 0.1 to 3e-4). The theorem holds sample by sample, so each sample gets its own
+is pushed across the diodes' kinks, and spoils the estimate (with a fixed ``beta`` the
+estimate loses its alignment with the true gradient at every ``beta`` once training has
+pushed some samples onto the rail). The theorem holds sample by sample, so each sample gets its own
 strength ``beta_k = beta |V_k| / |dC_k/dV|`` (the injected current has norm ``beta |V_k|``:
 ``beta`` acts as a conductance, and moves the outputs by about ``beta / G`` of their size, ``G``
 the total conductance at an output node) and its contrast is divided by its own ``beta_k``. A
@@ -44,7 +44,7 @@ rule never uses a model of the physics.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +53,7 @@ from torch import Tensor
 from pnnkit.errors import ConfigError
 from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 
 
@@ -62,17 +63,15 @@ class EqPropConfig(RuleConfig):
 
     ``beta``: nudging strength, a conductance in the substrate's units (sample ``k`` receives
     the current ``-beta_k dC_k/dV`` with ``beta_k = beta |V_k| / |dC_k/dV|``; see the module
-    docstring). 0.3: on digits (resistive 64 -> [128] -> 64 nodes, output nodes of total
-    conductance about 30) beta 0.3, 1 and 3 all reached 97.3-97.8% test accuracy at seed 0, and
-    over seeds 0-2 beta 0.3 / 1 gave 98.1 / 97.9% (backprop through the exact twin: 97.3-98.0%).
-    A smaller beta has less bias but moves the voltages less, which read noise and the
-    relaxation tolerance then swamp.
+    docstring); the default was chosen on digits (docs/methods.md). A smaller beta has less
+    bias but moves the voltages less, which read noise and the relaxation tolerance then
+    swamp.
     ``centred``: True (default) uses the symmetric nudges +beta and -beta (3 relaxations per
     sample, bias O(beta^2), none at all while no diode switches); False one nudge against the
-    free state (2 relaxations, bias O(beta); it trained as well on digits).
-    ``lr``: 1e-2 (Adam on conductances in units of g_max: 1% of the range per step; 3e-3 and
-    3e-2 trained within half a point of it on digits).
-    ``readout_lr``: 1e-2 (the base default, Adam on the digital readout).
+    free state (2 relaxations, bias O(beta)).
+    ``lr``: the rate of the conductance changes (Adam on conductances in units of g_max:
+    ``lr`` is the fraction of the range per step).
+    ``readout_lr``: the base default (Adam on the digital readout).
     """
 
     lr: float = 1e-2
@@ -87,34 +86,41 @@ class EqPropConfig(RuleConfig):
             raise ConfigError(f"beta = {self.beta!r} is invalid: must be > 0")
 
 
+class Relaxing(Protocol):
+    """What the rule uses of an energy-based substrate (e.g.
+    :class:`~pnnkit.physics.resistive.ResistiveNetwork`)."""
+
+    def relax(
+        self, x: Tensor, output_current: Tensor | None = None, *, start: list[Tensor] | None = None
+    ) -> list[Tensor]:
+        """The node voltages at equilibrium with ``output_current`` injected."""
+        ...
+
+    def energy_contrast(
+        self, x: Tensor, state_a: list[Tensor], state_b: list[Tensor], weights: Tensor | None = None
+    ) -> Tensor:
+        """``d/dg [E(V^a) - E(V^b)]`` at fixed voltages."""
+        ...
+
+    def program(self, delta: Tensor) -> None:
+        """Apply a change of the parameters."""
+        ...
+
+
+@register(EqPropConfig)
 class EqProp(LearningRule):
     """Model-free training of one energy-based physical system by its nudged relaxations."""
 
     name = "eqprop"
-    model_free = True
+    needs = Needs(energy_based=True)
 
     def __init__(self, network: PhysicalNetwork, config: EqPropConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        units = network.units
-        if len(units) != 1 or units[0].stage is not None or units[0].physics is None:
-            raise ConfigError(self._refusal(network))
-        physics = units[0].physics
-        if not physics.energy_based or not hasattr(physics, "relax"):
-            raise ConfigError(self._refusal(network))
         self.config: EqPropConfig = config
-        self.physics = physics
+        #: the one energy-based unit's physics (the rule's needs guarantee it)
+        self.physics = cast(Relaxing, network.units[0].physics)
         self.update = UpdateRule(config.optimizer)
         self.readout_trainer = LocalReadout(network, config.readout_lr)
-
-    @staticmethod
-    def _refusal(network: PhysicalNetwork) -> str:
-        kinds = [s.name for s in network.substrates()]
-        return (
-            f"method 'eqprop' trains one energy-based physical system (a network that relaxes "
-            f"to a minimum of its energy, e.g. --substrate resistive), and this network is "
-            f"{len(network.units)} unit(s) of {kinds}; use --substrate resistive, or "
-            f"--method pib or backprop for feed-forward substrates"
-        )
 
     def cost_gradient(self, v_out: Tensor, y: Tensor) -> tuple[Tensor, float]:
         """Per-sample ``dC_k/dV_out`` of the readout's cross-entropy at measured output

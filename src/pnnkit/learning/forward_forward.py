@@ -65,6 +65,7 @@ from pnnkit.errors import ConfigError
 from pnnkit.info import unit_normalize
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import with_bias_column
 
@@ -75,31 +76,24 @@ LABEL_EMBEDDINGS = ("replace", "superpose")
 @dataclass
 class FFConfig(RuleConfig):
     """Settings of :class:`ForwardForward`. Defaults are the best of a sweep on digits
-    (64-256-256, batch 256, 30 epochs, Adam, cosine schedule, test accuracy over seeds 0-7):
-    ideal 97.4%, crossbar 97.6%.
+    (docs/methods.md; the measurements are in docs/BENCHMARKS.md).
 
-    ``lr``: 0.03 (Adam on the requested changes). At theta 8: 0.001 / 0.003 / 0.01 / 0.03 gave
-    95.8 / 96.4 / 97.8 / 98.0% on the ideal substrate (seed 0); lower rates underfit in 30 epochs.
-    ``theta``: sharpness of the pairwise loss ``softplus(-theta (g+ - g-))``: 16. The cosine
-    goodness is bounded (its differences lie in [-1, 1]), so a sharp loss is needed for the
-    margin to matter; Momeni et al.'s 4-5 gave 97.0% (ideal) and 96.2% (crossbar) at lr 0.01,
-    8 gave 97.4 / 96.7%, 16 gave 97.4 / 97.0% (seeds 0-2).
-    ``goodness``: ``cosine`` or ``energy`` (see the module docstring); energy gave 96.3% at the
-    defaults (ideal, seeds 0-2; the cosine 97.3%).
-    ``label_embedding``: ``replace`` or ``superpose`` (see the module docstring); superpose gave
-    93.9% at the defaults (ideal, seeds 0-2): a pattern of amplitude 3 on every feature buries
-    the input; at ``label_scale`` 1 (lr 0.01, theta 4) it reached 96.2% (seed 0).
-    ``label_scale``: amplitude of the embedded label, in units of the (standardised) input: 3.
-    At lr 0.03 / theta 16, 3 against 1 gave 97.6 against 97.2% on the crossbar and 97.3 against
-    97.2% on the ideal substrate (seeds 0-2); the crossbar's DAC scales each sample by its
-    largest entry and quantises it, which probably weakens a faint label.
+    ``lr``: the rate of the requested changes (Adam by default); lower rates underfit.
+    ``theta``: sharpness of the pairwise loss ``softplus(-theta (g+ - g-))``. The cosine
+    goodness is bounded (its differences lie in [-1, 1]), so a sharper loss than Momeni et
+    al.'s 4-5 is needed for the margin to matter.
+    ``goodness``: ``cosine`` or ``energy`` (see the module docstring).
+    ``label_embedding``: ``replace`` or ``superpose`` (see the module docstring); a superposed
+    pattern on every feature buries the input unless ``label_scale`` is small.
+    ``label_scale``: amplitude of the embedded label, in units of the (standardised) input;
+    the crossbar's DAC scales each sample by its largest entry and quantises it, which
+    weakens a faint label.
     ``normalize_between``: scale each unit's output rows to length ``sqrt(width)`` before the
-    next unit (True, Hinton's choice; on digits with the cosine goodness it made no difference,
-    97.3 against 97.4% without; Hinton's reason, hiding the energy goodness from the next unit,
-    applies to the energy goodness).
+    next unit (True, Hinton's choice; his reason, hiding the energy goodness from the next
+    unit, applies to the energy goodness).
     ``skip_first_goodness``: leave the first unit's goodness out of the inference sum, as Hinton
-    does because the first layer sees the label directly. False: skipping it lost 0.3 points
-    (97.0%). Needs two units or more.
+    does because the first layer sees the label directly (False by default). Needs two units
+    or more.
     ``seed``: seeds the rule's generator (wrong labels, goodness directions, label patterns);
     ``None`` derives it from the seed of the network's first substrate.
     """
@@ -131,15 +125,15 @@ class FFConfig(RuleConfig):
             raise ConfigError(f"seed = {self.seed!r} is invalid: must be in [0, 2**63) or None")
 
 
+@register(FFConfig)
 class ForwardForward(LearningRule):
     """Model-free forward-forward training of every unit by its own positive/negative contrast."""
 
     name = "ff"
-    model_free = True
+    needs = Needs(linear_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: FFConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: FFConfig = config
         self.num_classes = network.readout.out_features
         self.in_features = network.units[0].in_features
@@ -232,7 +226,7 @@ class ForwardForward(LearningRule):
             total += loss
             h_pos, h_neg = self.pass_on(pos.t), self.pass_on(neg.t)
         for unit, update, grad_w in zip(self.network.units, self.unit_updates, grads, strict=True):
-            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+            unit.linear_stage.program(update.delta(grad_w, lr))
         self.step_count += 1
         return StepStats(loss=total, readout_loss=0.0)
 

@@ -19,7 +19,7 @@ implemented, both written as a Frobenius product ``<M_K, M_L>`` of per-variable 
   Mohri & Rostamizadeh, JMLR 13:795, 2012), ``M_K = HKH / ||HKH||_F``. It lies in ``[0, 1]``,
   is 1 for identical kernels, and costs no matrix inversion. **Default**: the two terms are on
   the same scale whatever the batch size or the rank of the kernels, so one ``beta`` carries
-  over between layers and datasets, and it trained best on digits (see :class:`HSICConfig`).
+  over between layers and datasets, and it trained best on digits (docs/BENCHMARKS.md).
 * ``nocco``: the normalised HSIC of Ma et al. (their section 3, after the normalised
   cross-covariance operator of Fukumizu et al., NeurIPS 2008),
   ``nHSIC(K, L) = tr(K~ L~)`` with ``K~ = Kc (Kc + eps n I)^-1`` and ``Kc = HKH``; it is
@@ -27,7 +27,7 @@ implemented, both written as a Frobenius product ``<M_K, M_L>`` of per-variable 
   experiments used.
 
 Kernels: Gaussian on ``X`` and ``T``, computed on length-normalised rows (as
-:class:`pnnkit.learning.pib.BottleneckEstimator` does: the estimate ignores the gain of the
+:class:`pnnkit.info.BottleneckEstimator` does: the estimate ignores the gain of the
 hardware, and the readout sees the same directions), and linear on one-hot ``Y``
 (``L_ij = [y_i = y_j]``).
 
@@ -55,6 +55,7 @@ from pnnkit.info import (
     unit_normalize,
 )
 from pnnkit.learning.base import LocalStageConfig, LocalStageRule, StepStats
+from pnnkit.learning.registry import register
 from pnnkit.network import PhysicalNetwork
 
 NORMALIZATIONS = ("cka", "nocco")
@@ -82,50 +83,52 @@ def hsic(k_a: Tensor, k_b: Tensor) -> Tensor:
     return (center(k_a) * k_b).sum() / (n - 1) ** 2
 
 
-def normalized_gram(k: Tensor, method: str = "cka", eps: float = 1e-5) -> Tensor:
+def normalized_gram(k: Tensor, normalization: str = "cka", eps: float = 1e-5) -> Tensor:
     """The matrix ``M_K`` with ``normalized_hsic(K_a, K_b) = <M_Ka, M_Kb>_F`` (sum of the
     entrywise product): ``HKH / ||HKH||_F`` for ``cka``; ``Kc (Kc + eps n I)^-1`` with
     ``Kc = HKH`` for ``nocco`` (Ma et al. 2020, ``eps`` their regulariser). Computing it once
     per variable lets a batch reuse ``M_X`` and ``M_Y`` for every unit."""
     n = _check_gram(k, "k")
     centred = center(k)
-    if method == "cka":
+    if normalization == "cka":
         return centred / torch.linalg.matrix_norm(centred).clamp_min(1e-12)
-    if method == "nocco":
+    if normalization == "nocco":
         if not eps > 0:
             raise ConfigError(f"eps = {eps!r} is invalid: must be > 0")
         eye = torch.eye(n, dtype=k.dtype, device=k.device)
         # Kc and (Kc + eps n I)^-1 commute, so the product is the symmetric solve below.
         return torch.linalg.solve(centred + eps * n * eye, centred)
-    raise ConfigError(f"method = {method!r}; choices: {list(NORMALIZATIONS)}")
+    raise ConfigError(f"normalization = {normalization!r}; choices: {list(NORMALIZATIONS)}")
 
 
-def normalized_hsic(k_a: Tensor, k_b: Tensor, method: str = "cka", eps: float = 1e-5) -> Tensor:
+def normalized_hsic(
+    k_a: Tensor, k_b: Tensor, normalization: str = "cka", eps: float = 1e-5
+) -> Tensor:
     """Normalised HSIC of two Gram matrices: centred kernel alignment (``cka``, in ``[0, 1]``)
     or Ma et al.'s ``nocco`` form ``tr(K~_a K~_b)``; see :func:`normalized_gram`."""
     if k_b.shape != k_a.shape:
         raise ShapeError(f"k_b has shape {tuple(k_b.shape)}; expected {tuple(k_a.shape)} like k_a")
-    return (normalized_gram(k_a, method, eps) * normalized_gram(k_b, method, eps)).sum()
+    m_a = normalized_gram(k_a, normalization, eps)
+    return (m_a * normalized_gram(k_b, normalization, eps)).sum()
 
 
 @dataclass
 class HSICConfig(LocalStageConfig):
     """Settings of :class:`HSICBottleneck`.
 
-    ``lr``: 1e-3 (Adam on the requested changes; on digits through the default crossbar,
-    30 epochs, 3e-4 / 1e-3 / 3e-3 gave 95.6 / 97.1 / 96.7% test accuracy).
-    ``beta``: weight of the label term (2: with ``cka`` both terms are in ``[0, 1]``, and a
+    Defaults chosen on digits through the default crossbar (docs/methods.md).
+
+    ``lr``: the rate of the requested changes (Adam by default).
+    ``beta``: weight of the label term (with ``cka`` both terms are in ``[0, 1]``, and a
     label term a few times the input term keeps what separates classes while letting the rest
-    go; 1 / 2 / 5 gave 96.9 / 97.1 / 97.3% on digits, within one seed's noise. Ma et al.'s
-    50-500 belong to the ``nocco`` and unnormalised scales).
+    go; Ma et al.'s 50-500 belong to the ``nocco`` and unnormalised scales).
     ``sigma_x``, ``sigma_t``: Gaussian widths on the length-normalised input and unit outputs
-    (0.5 for both: distances between unit vectors lie in ``[0, 2]``, so 0.5 separates near
-    from far directions; 1.0 gave 96.7% on digits).
+    (distances between unit vectors lie in ``[0, 2]``, so a width of 0.5 separates near from
+    far directions).
     ``width_rule``: ``fixed`` (the widths above) or a data-driven rule of
     :func:`pnnkit.info.kernel_width` (``median``, ``mean``, ``silverman``) recomputed on every
     batch and multiplied by the width above (so ``sigma = 1`` gives the rule itself).
-    ``normalization``: ``cka`` (default) or ``nocco`` (see the module docstring; ``nocco``
-    with beta 50, the value of Ma et al.'s code, gave 85.1% on digits).
+    ``normalization``: ``cka`` (default) or ``nocco`` (see the module docstring).
     ``epsilon``: the regulariser of ``nocco`` (1e-5, Ma et al.'s value; unused by ``cka``).
     """
 
@@ -153,11 +156,11 @@ class HSICConfig(LocalStageConfig):
             )
 
 
+@register(HSICConfig)
 class HSICBottleneck(LocalStageRule):
     """Local, model-free training of every unit by its own HSIC bottleneck."""
 
     name = "hsic"
-    model_free = True
 
     def __init__(self, network: PhysicalNetwork, config: HSICConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from pnnkit.errors import ConfigError
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
+from pnnkit.learning.registry import Needs, register
 from pnnkit.learning.twins import NetworkTwin, TwinMismatch
 from pnnkit.network import PhysicalNetwork
 
@@ -40,11 +41,12 @@ class InSilicoConfig(RuleConfig):
         self.mismatch.validate()
 
 
+@register(InSilicoConfig)
 class InSilico(LearningRule):
     """Backpropagation through a (mismatched) twin; deployment before each evaluation."""
 
     name = "insilico"
-    model_free = False
+    needs = Needs(twin="any")
 
     def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)

@@ -4,7 +4,7 @@ Unit ``k`` is queried twice per batch, on two views of every sample, giving the 
 outputs ``T'`` and ``T''`` (``n`` samples each). Its local loss is a multi-view information
 bottleneck (docs/pib.md section 4), with matrix-based Renyi entropies of normalised Gram
 matrices (Sanchez Giraldo, Rao & Principe, IEEE Trans. Inf. Theory 61:535, 2015), estimated
-exactly as supervised PIB does (:class:`~pnnkit.learning.pib.BottleneckEstimator`):
+exactly as supervised PIB does (:class:`~pnnkit.info.BottleneckEstimator`):
 
     L_k = - I_views + gamma * (I_a(X; T') + I_a(X; T'')) / 2
 
@@ -57,10 +57,10 @@ import torch
 from torch import Tensor
 
 from pnnkit.errors import ConfigError
-from pnnkit.info import joint_entropy, renyi_entropy
+from pnnkit.info import BottleneckEstimator, joint_entropy, renyi_entropy
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
-from pnnkit.learning.pib import BottleneckEstimator
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import with_bias_column
 
@@ -84,41 +84,35 @@ def image_shape(feature_names: tuple[str, ...] | list[str]) -> tuple[int, int] |
 
 
 def _default_estimator() -> BottleneckEstimator:
-    return BottleneckEstimator(alpha=2.0, entropy_method="autograd")
+    return BottleneckEstimator(alpha=2.0, solver="autograd")
 
 
 @dataclass
 class MultiViewConfig(RuleConfig):
-    """Settings of :class:`MultiViewPIB`, tuned on digits, seed 0, 30 epochs, units 256,256
-    on the crossbar (tanh) and behind the scattering medium (relu): the numbers quoted are the
-    gains in k-means NMI over the untrained network there (``--sweep`` of
-    benchmarks/bench_unsupervised.py; one seed, so differences of about 0.03 are noise).
+    """Settings of :class:`MultiViewPIB`, tuned on digits on the crossbar and behind the
+    scattering medium by the k-means NMI gain over the untrained network (``--sweep`` of
+    benchmarks/bench_unsupervised.py; the measurements are in docs/BENCHMARKS.md).
 
-    ``lr``: 3e-4 (Adam on the requested changes). The best rate depends on the stage: 1e-3
-    did as well on the crossbar (pulsed updates, 64 inputs to the first unit) but behind the
-    medium (a digital stage with 256 inputs) it climbed the objective, then fell back from it
-    and lost the probe gain; 1e-4 climbed steadily there but barely moved the crossbar.
-    ``gamma``: weight of the compression term ``I(X; T)``, X the clean network input (0.2:
-    +0.045 / +0.038 against +0.008 / +0.042 with 0; the bottleneck's compression helps the
-    clusters a little). Over three seeds 0 did better for the linear probe behind the medium
-    (+3.5 points against +2.4, NMI +0.036 either way), and units narrower than their input
-    (32 on digits' 64) gained most with ``gamma = 0``, ``lr = 1e-3`` and 60 epochs (probe +4.0
-    points, NMI +0.16; docs/BENCHMARKS.md, issue 5): compression only hurts a unit that
-    cannot keep everything anyway.
+    ``lr``: the rate of the requested changes (Adam by default). The best rate depends on the
+    stage: behind the medium (a digital stage with many inputs) a fast rate climbs the
+    objective, then falls back from it; a slow one barely moves the crossbar's pulsed updates.
+    ``gamma``: weight of the compression term ``I(X; T)``, X the clean network input (the
+    bottleneck's compression helps the clusters a little; units narrower than their input
+    gain most with ``gamma = 0``: compression only hurts a unit that cannot keep everything
+    anyway).
     ``objective``: ``instance`` or ``views`` (see the module docstring).
     ``augment``: how the two views are made: ``shift`` (image data only: each view is the
     image moved by a random offset in ``[-max_shift, max_shift]`` pixels along each axis,
     uncovered pixels black), ``noise`` (the standardised input plus Gaussian jitter of std
     ``noise_std``, then a fraction ``dropout`` of the features set to their mean, 0), ``none``
     (both views are the input: they differ only by the substrate's noise between the two
-    queries), or ``auto`` (default: ``shift`` for image data, else ``noise``). On digits only
-    shifts helped: noise views lost 0.06 / 0.02 NMI (and 9 probe points behind the medium),
-    the substrate's noise alone 0.33 / 0.12.
-    ``noise_std`` (0.3), ``dropout`` (0.2): the ``noise`` views (those of the prototype in
-    docs/pib.md section 6).
-    ``max_shift``: 1 pixel (2 was worse in a first trial on the 8x8 digits).
-    ``estimator``: kernel widths and Renyi order; order 2 by default (no eigendecomposition;
-    in first trials order 0.5 spread the codes faster and lost more of the probe).
+    queries), or ``auto`` (default: ``shift`` for image data, else ``noise``); on digits only
+    shifts helped.
+    ``noise_std``, ``dropout``: the ``noise`` views (those of the prototype in docs/pib.md
+    section 6).
+    ``max_shift``: the largest offset, in pixels.
+    ``estimator``: kernel widths, Renyi order and solver; order 2 by default (no
+    eigendecomposition).
     ``readout_lr`` is unused: no readout is trained without labels.
     """
 
@@ -241,6 +235,7 @@ def view_terms(
     )
 
 
+@register(MultiViewConfig)
 class MultiViewPIB(LearningRule):
     """Unsupervised, local, model-free training of every unit by its multi-view bottleneck.
 
@@ -251,7 +246,7 @@ class MultiViewPIB(LearningRule):
     """
 
     name = "pib"
-    model_free = True
+    needs = Needs(linear_stages=True, labels=False)
 
     def __init__(
         self,
@@ -263,7 +258,6 @@ class MultiViewPIB(LearningRule):
         seed: int = 0,
     ) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: MultiViewConfig = config
         self.views = Views(config, seed, image)
         self.unit_updates = [UpdateRule(config.optimizer) for _ in network.units]
@@ -308,7 +302,7 @@ class MultiViewPIB(LearningRule):
             stats.i_ty.append(float(terms.views))
             h1, h2 = out1.t, out2.t
         for unit, update, grad_w in zip(self.network.units, self.unit_updates, grads, strict=True):
-            unit.stage.program(update.delta(grad_w, lr))  # type: ignore[union-attr]
+            unit.linear_stage.program(update.delta(grad_w, lr))
         self.step_count += 1
         return stats
 

@@ -29,6 +29,7 @@ from torch import Tensor
 from pnnkit.learning.base import LearningRule, StepStats
 from pnnkit.learning.insilico import InSilicoConfig
 from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.registry import Needs, register
 from pnnkit.learning.twins import NetworkTwin
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Substrate
@@ -45,11 +46,12 @@ def _physics_aware(measured: Tensor, twin_output: Tensor) -> Tensor:
     return measured.to(twin_output.dtype) + (twin_output - twin_output.detach())
 
 
+@register(PATConfig)
 class PhysicsAware(LearningRule):
     """Forward on the hardware, backward through the twin at the measured activations."""
 
     name = "pat"
-    model_free = False
+    needs = Needs(twin="any")
 
     def __init__(self, network: PhysicalNetwork, config: PATConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
@@ -83,7 +85,7 @@ class PhysicsAware(LearningRule):
                     z = p
                 h = unit.f(z)
             loss = F.cross_entropy(self.network.logits(h.float()), y)
-            readout = list(self.network.readout.parameters())
+            readout: list[Tensor] = list(self.network.readout.parameters())
             grads = torch.autograd.grad(loss, [params[id(s)] for s in self.trainable] + readout)
         for parameter, grad in zip(readout, grads[len(self.trainable) :], strict=True):
             parameter.grad = grad

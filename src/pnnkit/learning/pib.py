@@ -35,25 +35,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pnnkit.configtools import check_types
-from pnnkit.errors import ConfigError, ShapeError
-from pnnkit.info import (
-    WIDTH_RULES,
-    bottleneck_gradient,
-    bottleneck_terms,
-    direction_gram,
-    gaussian_gram,
-    joint_entropy,
-    kernel_width,
-    normalize_gram,
-    one_hot,
-    pairwise_sq_distances,
-    renyi_entropy,
-    unit_normalize,
-)
+from pnnkit.errors import ConfigError
+from pnnkit.info import BottleneckEstimator
 from pnnkit.info.similarity import label_similarity, similarity_matching
 from pnnkit.learning.base import LocalStageConfig, LocalStageRule, StepStats
 from pnnkit.learning.heads import UnitHeads
+from pnnkit.learning.registry import register
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
 
 #: How the compression weight ``gamma`` is spread over the units (:class:`PIBConfig`).
@@ -61,174 +48,25 @@ GAMMA_PROFILES: tuple[str, ...] = ("uniform", "rising")
 #: How the compression weight ``gamma`` changes over the run (:class:`PIBConfig`).
 GAMMA_SCHEDULES: tuple[str, ...] = ("constant", "ramp")
 
-#: The implementations :class:`BottleneckEstimator` can use (``entropy_method``).
-ESTIMATOR_METHODS: tuple[str, ...] = ("autograd", "closed_form", "lanczos")
-
-
-@dataclass
-class BottleneckEstimator:
-    """How the information terms are estimated (kept apart from the rule so that evaluation and
-    other rules measure the information plane the same way).
-
-    ``sigma2``: squared width of the Gaussian kernel on length-normalised unit outputs; 0.5 was
-    the best of the widths measured in pib.md section 6 (0.1-2.0 spanned 2 points of accuracy).
-    Length normalisation makes the width independent of the output scale, which on hardware
-    changes with gain, drift and faults. ``x_sigma2``: the same for the network input.
-    ``alpha``: Renyi order, 2 by default (the Frobenius norm: no eigendecomposition). Lower
-    orders weigh the small eigenvalues of the Gram matrix more; with the Renyi relevance term
-    alone order 0.5 trained best, but with the relevance heads order 2 did as well at a
-    fraction of the cost (validation evidence in docs/pib.md).
-    ``width_rule``: ``fixed`` (the widths above) or a data-driven rule of
-    :func:`pnnkit.info.kernel_width` (``median``, ``mean``, ``silverman``) recomputed on every
-    batch, whose result is multiplied by ``sqrt(sigma2)`` (resp. ``sqrt(x_sigma2)``). The
-    prototype measured the median and mean rules 2-5 points below the fixed width.
-
-    ``entropy_method``: how the terms and their gradient are computed (same estimator, three
-    implementations; docs/BENCHMARKS.md measures their cost):
-
-    - ``autograd`` (the reference): eigenvalues (Frobenius norm for alpha = 2) differentiated
-      by autograd;
-    - ``closed_form`` (default): the same values (equal to round-off) with the gradient
-      written out by hand (:func:`pnnkit.info.bottleneck_terms`): one fused distance product,
-      batched ``eigh``, the label terms from per-class blocks, no autograd graph over
-      ``n x n`` matrices. Gram matrices of samples that need no gradient are built the same
-      way;
-    - ``lanczos``: ``S(T)``, ``S(X,T)`` and ``S(X)`` by stochastic Lanczos quadrature
-      (:mod:`pnnkit.info.randomized`; alpha = 2 stays exact). Its values are accurate to a
-      fraction of a percent of the entropy, but its gradient is an unbiased, noisy estimate
-      (relative error of order ``sqrt(n / probes)``) and trained to a lower accuracy than
-      the exact paths on digits (measured in docs/BENCHMARKS.md): meant for estimating the
-      information plane of large batches, and for training only where that cost matters.
-      Its probes come from torch's global generator (saved in run checkpoints).
-
-    ``probes`` (8), ``lanczos_steps`` (10) and ``deflation`` (16): the randomized estimator's
-    Rademacher probes, Lanczos steps and dominant directions treated apart (Hutch++); at
-    n = 2048 these gave errors of a few tenths of a percent of the entropy for alpha = 0.5
-    (measured in docs/BENCHMARKS.md). ``deflation`` should exceed the number of classes in a
-    batch. Unused by the other methods.
-    """
-
-    alpha: float = 2.0
-    sigma2: float = 0.5
-    x_sigma2: float = 0.5
-    width_rule: str = "fixed"
-    entropy_method: str = "closed_form"
-    probes: int = 8
-    lanczos_steps: int = 10
-    deflation: int = 16
-
-    def validate(self) -> None:
-        """Raise ConfigError naming a kernel width, order, method or probe count out of range."""
-        check_types(self)
-        for name in ("alpha", "sigma2", "x_sigma2"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} = {getattr(self, name)!r} is invalid: must be > 0")
-        choices = ("fixed", *WIDTH_RULES)
-        if self.width_rule not in choices:
-            raise ConfigError(f"width_rule = {self.width_rule!r}; choices: {list(choices)}")
-        if self.entropy_method not in ESTIMATOR_METHODS:
-            raise ConfigError(
-                f"entropy_method = {self.entropy_method!r}; choices: {list(ESTIMATOR_METHODS)}"
-            )
-        for name, low in (("probes", 1), ("lanczos_steps", 1), ("deflation", 0)):
-            if not getattr(self, name) >= low:
-                raise ConfigError(
-                    f"{name} = {getattr(self, name)!r} is invalid: must be an integer >= {low}"
-                )
-
-    def _gram(self, samples: Tensor, sigma2: float) -> Tensor:
-        needs_graph = torch.is_grad_enabled() and samples.requires_grad
-        if self.entropy_method != "autograd" and samples.dim() == 2 and not needs_graph:
-            return direction_gram(samples, sigma2, self.width_rule)
-        directions = unit_normalize(samples)
-        sigma = sigma2**0.5
-        distances = None
-        if self.width_rule != "fixed":  # one distance pass for the width and the kernel
-            distances = pairwise_sq_distances(directions)
-            sigma = sigma * kernel_width(directions, self.width_rule, sq_distances=distances)
-        return normalize_gram(gaussian_gram(directions, sigma, sq_distances=distances))
-
-    def input_gram(self, x: Tensor) -> Tensor:
-        """Normalised Gaussian Gram matrix of the inputs x (n, d), on length-normalised rows, width
-        sqrt(x_sigma2)."""
-        return self._gram(x, self.x_sigma2)
-
-    def output_gram(self, t: Tensor) -> Tensor:
-        """Normalised Gaussian Gram matrix of a unit's measured outputs t (n, d), on length-
-        normalised rows, width sqrt(sigma2)."""
-        return self._gram(t, self.sigma2)
-
-    @staticmethod
-    def label_gram(y: Tensor, num_classes: int) -> Tensor:
-        """Normalised linear Gram matrix of one-hot labels: 1/n on pairs of the same class, 0
-        elsewhere (the trace of ``H H^T`` is n for one-hot rows ``H``)."""
-        if y.dim() != 1 or y.shape[0] == 0:
-            raise ShapeError(f"labels have shape {tuple(y.shape)}; expected (n,) with n >= 1")
-        rows = one_hot(y, num_classes)
-        return torch.mm(rows, rows.T).div_(y.shape[0])
-
-    def _written_out(self) -> dict[str, Any]:
-        """The settings of the hand-written paths (:mod:`pnnkit.info.bottleneck`)."""
-        return {
-            "alpha": self.alpha,
-            "sigma2": self.sigma2,
-            "width_rule": self.width_rule,
-            "method": "exact" if self.entropy_method == "closed_form" else "lanczos",
-            "probes": self.probes,
-            "steps": self.lanczos_steps,
-            "deflation": self.deflation,
-        }
-
-    def terms(self, x_gram: Tensor, t: Tensor, y_gram: Tensor) -> tuple[Tensor, Tensor]:
-        """``(I(X;T), I(T;Y))`` in bits for a batch, differentiable in ``t``.
-
-        ``I(A;B) = S(A) + S(B) - S(A,B)``, with ``S(T)`` computed once for both terms.
-        With ``entropy_method`` other than ``autograd`` only ``t`` is differentiable.
-        """
-        if self.entropy_method != "autograd":
-            return bottleneck_terms(x_gram, t, y_gram, **self._written_out())
-        a = self.alpha
-        t_gram = self.output_gram(t)
-        s_t = renyi_entropy(t_gram, a)
-        i_xt = renyi_entropy(x_gram, a) + s_t - joint_entropy(x_gram, t_gram, a)
-        i_ty = s_t + renyi_entropy(y_gram, a) - joint_entropy(t_gram, y_gram, a)
-        return i_xt, i_ty
-
-    def loss_gradient(
-        self, x_gram: Tensor, t: Tensor, y_gram: Tensor, gamma: float, beta: float
-    ) -> tuple[Tensor, float, float]:
-        """``dL/dt`` of ``L = gamma I(X;T) - beta I(T;Y)`` at a measured ``t`` (a detached
-        copy: nothing flows upstream), with ``I(X;T)`` and ``I(T;Y)``. The hand-written paths
-        run their backward directly (:func:`pnnkit.info.bottleneck_gradient`), with no
-        autograd tape."""
-        if self.entropy_method != "autograd":
-            return bottleneck_gradient(x_gram, t, y_gram, gamma, beta, **self._written_out())
-        t = t.detach().requires_grad_(True)
-        with torch.enable_grad():
-            i_xt, i_ty = self.terms(x_gram, t, y_gram)
-            (grad,) = torch.autograd.grad(gamma * i_xt - beta * i_ty, t)
-        return grad, float(i_xt.detach()), float(i_ty.detach())
-
 
 @dataclass
 class PIBConfig(LocalStageConfig):
-    """Settings of :class:`PIB`; every default was chosen on validation accuracy (digits,
-    MNIST-1D and MNIST 5k, docs/pib.md).
+    """Settings of :class:`PIB`; every default was chosen on validation, see docs/pib.md.
 
-    ``lr``: 1e-3 (Adam on the requested changes). ``readout_lr``: 3e-2, the readout's and
-    the relevance heads' rate (faster heads give the units a sharper relevance signal: 1e-3 /
-    3e-3 / 1e-2 / 3e-2 / 1e-1 gave 0.42 / 0.53 / 0.62 / 0.63 / 0.62 on MNIST-1D validation).
-    ``beta``: weight of the Renyi relevance
-    term ``I(T;Y)`` (1). ``gamma``: weight of the compression term ``I(X;T)`` (1; 0 did as
-    well). ``compress_against``: ``input`` (X is the network input) or ``unit_input`` (X is
-    the unit's own input ``h_{k-1}``). ``gamma_profile``: ``uniform`` or ``rising`` (unit
-    ``k`` of ``K`` compresses with ``gamma (k+1)/K``); ``gamma_schedule``: ``constant`` or
-    ``ramp`` (from 0 to ``gamma`` over the run). ``similarity_weight`` (10): weight of
-    matching the unit's similarity matrix to the labels' (:mod:`pnnkit.info.similarity`).
-    ``head_weight`` (10): weight of the cross-entropy of a digital linear head on each unit's
+    ``lr``: the rate of the requested changes (Adam by default). ``readout_lr``: the readout's
+    and the relevance heads' rate (faster heads give the units a sharper relevance signal).
+    ``beta``: weight of the Renyi relevance term ``I(T;Y)``. ``gamma``: weight of the
+    compression term ``I(X;T)``. ``compress_against``: ``input`` (X is the network input)
+    or ``unit_input`` (X is the unit's own input ``h_{k-1}``). ``gamma_profile``:
+    ``uniform`` or ``rising`` (unit ``k`` of ``K`` compresses with ``gamma (k+1)/K``);
+    ``gamma_schedule``: ``constant`` or ``ramp`` (from 0 to ``gamma`` over the run).
+    ``similarity_weight``: weight of matching the unit's similarity matrix to the labels'
+    (:mod:`pnnkit.info.similarity`).
+    ``head_weight``: weight of the cross-entropy of a digital linear head on each unit's
     measured output (:class:`UnitHeads`; a variational estimate of the relevance term).
     At least one of ``beta``, ``similarity_weight`` and ``head_weight`` must be positive.
-    ``estimator``: kernel widths and Renyi order.
+    ``estimator``: kernel widths, Renyi order and solver
+    (:class:`~pnnkit.info.BottleneckEstimator`).
     ``physics_lr``: learning rate of physical parameters with no linear handle (phases,
     drive amplitudes) by simultaneous-perturbation estimates of the bottleneck part of the
     local loss (route (c);
@@ -238,8 +76,7 @@ class PIBConfig(LocalStageConfig):
     ``spsa_epsilon``: the perturbation (in the parameters' own units, e.g. radians).
     ``refresh``: periodic write-and-verify of the intended weights
     (:mod:`pnnkit.learning.refresh`), off by default; ``refresh.every`` = one epoch's steps
-    brings PIB back within 2 points of its fault-free accuracy within a few epochs of a 20%
-    stuck-device failure (docs/BENCHMARKS.md, issue 6).
+    is the setting docs/BENCHMARKS.md measures against stuck-device failures.
     """
 
     lr: float = 1e-3
@@ -299,6 +136,7 @@ class UnitPass:
     grad_head: Tensor | None = None
 
 
+@register(PIBConfig)
 class PIB(LocalStageRule):
     """Local, model-free training of every unit by its own information bottleneck.
 
@@ -309,7 +147,6 @@ class PIB(LocalStageRule):
     ``gamma_profile`` over the units and ``gamma_schedule`` over the run."""
 
     name = "pib"
-    model_free = True
 
     def __init__(self, network: PhysicalNetwork, config: PIBConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
@@ -488,11 +325,11 @@ class PIB(LocalStageRule):
         """Program unit ``k``'s stage (and physics) from its measured pass, and step its head."""
         factor = self.lr_factor()
         self.write_stage(k, unit_pass.out, unit_pass.grad_t, self.config.lr * factor)
-        if unit_pass.grad_theta is not None:
-            physics = self.network.units[k].physics
-            physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)  # type: ignore[union-attr]
-        if unit_pass.grad_head is not None:
-            self.heads.apply(k, unit_pass.grad_head, self.config.readout_lr * factor)  # type: ignore[union-attr]
+        physics = self.network.units[k].physics
+        if unit_pass.grad_theta is not None and physics is not None:  # route (c)
+            physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)
+        if unit_pass.grad_head is not None and self.heads is not None:
+            self.heads.apply(k, unit_pass.grad_head, self.config.readout_lr * factor)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

@@ -12,14 +12,16 @@ from typing import Any
 from torch import Tensor
 
 from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 
 
+@register(RuleConfig)
 class ReadoutOnly(LearningRule):
     """Train the readout only; one measurement pass per unit and sample, no programming."""
 
     name = "readout"
-    model_free = True
+    needs = Needs()
 
     def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)

@@ -14,11 +14,9 @@ at its bound) is rebased on what the hardware holds and left to in-situ learning
 This uses only read-back and programming, never a model of the physics: the rule stays
 model-free. Write-and-verify is the standard way to program analog memory (e.g. Ambrogio et
 al., Nature 558:60, 2018); refreshing the intended state after device failures follows the
-"occasional refresh" of Burr et al., IEEE Trans. Electron Devices 62:3498, 2015. Measured on
-digits with 20% of the crossbar devices stuck at epoch 30 of 60 (docs/BENCHMARKS.md, issue 6):
-PIB's accuracy drop right after the injection falls from 10 to 3 points and it is back within
-2 points of its fault-free accuracy within 1-4 epochs, for 22% more device writes than plain
-PIB when nothing fails.
+"occasional refresh" of Burr et al., IEEE Trans. Electron Devices 62:3498, 2015. What it
+recovers after stuck-device failures, and what it costs in device writes when nothing fails,
+is measured in docs/BENCHMARKS.md (issue 6).
 """
 
 from __future__ import annotations
@@ -42,18 +40,18 @@ class WeightRefresh:
     """Settings of the weight refresh (``rule.refresh.*``).
 
     ``every``: steps between refreshes; 0 (the default) turns it off, so that a rule programs
-    open loop as before. One epoch's steps is the measured setting (6 on digits at batch 256).
+    open loop as before. One epoch's steps is the measured setting (docs/BENCHMARKS.md).
     ``reads``: read-backs averaged per verification (8: the read noise of the mean falls by
     ``sqrt(8)``, and their spread estimates it). ``rounds``: write-and-verify rounds per refresh
     (8, as :meth:`~pnnkit.physics.base.Substrate.program_to`; soft-bounded devices approach a far
-    target geometrically: 2 / 4 / 8 rounds left 0.053 / 0.049 / 0.048 rms weight error after a
-    20% stuck injection, of the 0.047 that the stuck devices allow). ``threshold``: an entry is
+    target geometrically, so a few rounds come close to what stuck devices allow).
+    ``threshold``: an entry is
     corrected only when its error exceeds this many standard errors of the averaged read (3: a
     correct entry is touched by chance about 2% of the time, a stuck device's error is tens of
     standard errors). ``tolerance``: and only when it exceeds this fraction of the rms of the
     stage's reference weights (0.25: a stuck device moves its weight by about the rms weight,
-    while open-loop programming noise accumulates about 0.04 of it over an epoch, which is left
-    alone; with no such bound a fault-free run cost 7.8 times the device writes).
+    while open-loop programming noise accumulates a small fraction of it over an epoch, which
+    is left alone; with no such bound a fault-free run rewrites far more devices).
     """
 
     every: int = 0
@@ -146,10 +144,7 @@ class StageRefresher:
             self.reference[k] = torch.where(self.discrepant(target, held, error), held, target)
 
     def _stages(self) -> list[Substrate]:
-        stages = [unit.stage for unit in self.network.units]
-        if any(s is None for s in stages):
-            raise ConfigError("the weight refresh needs a linear stage in every unit")
-        return stages  # type: ignore[return-value]
+        return [unit.linear_stage for unit in self.network.units]
 
     def state_dict(self) -> dict[str, Any]:
         """The reference weights (None before the first step or when inactive)."""

@@ -33,10 +33,10 @@ natural RMS (a phase's RMS depends on where ``2 pi`` wraps), so they get the abs
 residue is part of what this rule costs on hardware and is left as the physics makes it. On the
 simulated crossbar it is large: with soft bounds an up pulse and a down pulse do not cancel but
 pull a device toward the middle of its window (by about ``1 / 16`` of its distance per pair at
-64 levels), so every estimate shrinks the weights and adds cycle-to-cycle noise. On digits
-(30 epochs) SPSA reached 78% on the crossbar, below the 90% of training the readout alone,
-against 91% on the ideal substrate; restoring by write-and-verify instead was worse still
-(28%), because the 2% read noise of each verification is written back.
+64 levels), so every estimate shrinks the weights and adds cycle-to-cycle noise, and SPSA on
+the crossbar stays below training the readout alone (docs/BENCHMARKS.md); restoring by
+write-and-verify instead is worse still, because the read noise of each verification is
+written back.
 
 The readout is digital and trained with its own cross-entropy gradient on the features of the
 ``+`` pass of the step's first estimate (no extra physical pass; those features are measured
@@ -57,6 +57,7 @@ from torch import Tensor
 from pnnkit.errors import ConfigError
 from pnnkit.learning.base import LearningRule, LocalReadout, RuleConfig, StepStats
 from pnnkit.learning.optim import UpdateRule
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Substrate
 
@@ -65,8 +66,8 @@ from pnnkit.physics import Substrate
 class SPSAConfig(RuleConfig):
     """Settings of :class:`SPSA`.
 
-    ``lr``: 3e-4 (Adam on the averaged estimate, in the parameters' own units; on digits
-    through the default crossbar, 30 epochs, 3e-4 / 1e-3 / 3e-3 gave 78.4 / 76.0 / 70.2%).
+    ``lr``: the rate of the averaged estimate (Adam, in the parameters' own units; chosen on
+    digits through the default crossbar).
     ``epsilon``: perturbation of a linear stage relative to the RMS of its parameters (0.2:
     about two programming pulses per device on the default crossbar, see the module
     docstring; on an exact substrate smaller values give a less biased estimate).
@@ -107,15 +108,15 @@ class SPSAConfig(RuleConfig):
             raise ConfigError(f"seed = {self.seed!r} is invalid: must be >= 0")
 
 
+@register(SPSAConfig)
 class SPSA(LearningRule):
     """Two-pass simultaneous-perturbation training of all programmable parameters."""
 
     name = "spsa"
-    model_free = True
+    needs = Needs(linear_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: SPSAConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
-        self.require_linear_stages()
         self.config: SPSAConfig = config
         self.generator = torch.Generator().manual_seed(config.seed)
         #: the trained substrates, their perturbation sizes and whether they are a stage

@@ -95,7 +95,6 @@ class NetworkTwin:
     the hardware chains the measurements."""
 
     def __init__(self, network: PhysicalNetwork, mismatch: TwinMismatch, method: str) -> None:
-        mismatch.validate()
         self.network = network
         self.models: dict[int, Model] = {}
         for index, substrate in enumerate(network.substrates()):

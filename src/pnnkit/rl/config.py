@@ -35,7 +35,7 @@ PIB_RL_DEFAULTS: dict[str, Any] = {
     "beta": 10.0,
     "head_weight": 0.0,
     "similarity_weight": 0.0,
-    "estimator": {"alpha": 0.5, "entropy_method": "autograd"},
+    "estimator": {"alpha": 0.5, "solver": "autograd"},
 }
 
 #: episodes per iteration when ``episodes_per_iteration`` is not given

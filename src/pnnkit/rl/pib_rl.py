@@ -105,8 +105,7 @@ class PIBAgent:
         batch_size: int = 256,
         seed: int = 0,
     ) -> None:
-        if signal not in SIGNALS:
-            raise ConfigError(f"signal = {signal!r} is invalid: choose one of {list(SIGNALS)}")
+        # ``signal`` itself is validated with RLConfig; this pairing involves the rule's config
         if signal == "advantage" and rule.config.physics_lr > 0:
             raise ConfigError(
                 "signal = 'advantage' does not train physical parameters (rule.physics_lr > 0); "
