@@ -19,7 +19,8 @@ import numpy as np
 
 from pnnkit.data import load_dataset
 from pnnkit.experiment.bench import BenchConfig, markdown_table, run_bench
-from pnnkit.physics.measured import MeasuredSubstrate, make_synthetic_recording
+from pnnkit.data.recordings import make_synthetic_recording
+from pnnkit.physics.measured import MeasuredSubstrate
 
 
 def main() -> None:

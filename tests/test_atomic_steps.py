@@ -20,7 +20,7 @@ from pnnkit.learning import make_rule, rule_config
 from pnnkit.learning.multiview import MultiViewConfig, MultiViewPIB
 from pnnkit.network import OUTLIER_SCALES, PhysicalNetwork, measured
 from pnnkit.physics import make_substrate
-from pnnkit.physics.base import Substrate
+from pnnkit.physics import Substrate
 
 RANDOM_STREAMS = ("generator", "views")  # advance on a skipped step; they hold no learning
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pnnkit.errors import ConfigError
-from pnnkit.faults.models import (
+from pnnkit.faults import (
     DeadCamera,
     DeadCols,
     DeadRows,
@@ -226,7 +226,7 @@ def test_mzi_phase_drift_changes_output_not_parameters() -> None:
 def test_faults_refuse_the_wrong_substrate() -> None:
     with pytest.raises(ConfigError, match="applies to crossbar"):
         Stuck(rate=0.1).apply(ScatteringMedium(4, 4), seed=0)
-    with pytest.raises(ConfigError, match="scattering or mzi"):
+    with pytest.raises(ConfigError, match="mzi or scattering"):
         PhaseDrift(rate=0.1).apply(Crossbar(4, 4), seed=0)
     assert DeadSLM(rate=0.1).supports(ScatteringMedium(4, 4))
     assert not DeadSLM(rate=0.1).supports(MZIMesh(4, 4))

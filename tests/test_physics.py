@@ -16,7 +16,7 @@ from pnnkit.physics import (
     linear_twin,
     make_substrate,
 )
-from pnnkit.physics.base import all_finite
+from pnnkit.physics.protocol import all_finite
 
 QUIET = {"read_noise": 0.0, "c2c_noise": 0.0, "dac_bits": 24, "adc_bits": 24, "adc_range": 50.0}
 

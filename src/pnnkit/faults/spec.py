@@ -33,7 +33,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pnnkit.errors import ConfigError
-from pnnkit.faults.models import FAULT_KINDS, Fault
+from pnnkit.faults.base import Fault
+from pnnkit.faults.models import FAULT_KINDS
 
 _COMMON = ("rate", "ramp_to", "epoch", "units")
 

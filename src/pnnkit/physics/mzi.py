@@ -77,7 +77,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pnnkit.physics.base import Substrate, SubstrateConfig, register
+from pnnkit.physics.capabilities import DriftingPhase
+from pnnkit.physics.protocol import Substrate, SubstrateConfig
+from pnnkit.physics.registry import register
 
 TWO_PI = 2.0 * math.pi
 
@@ -176,7 +178,7 @@ def _cadd(a: tuple[Tensor, Tensor], b: tuple[Tensor, Tensor]) -> tuple[Tensor, T
 
 
 @register
-class MZIMesh(Substrate):
+class MZIMesh(Substrate[MZIConfig], DriftingPhase):
     """A Clements mesh of MZIs with coherent amplitude input and photodetection; see the module
     docstring."""
 
@@ -185,15 +187,7 @@ class MZIMesh(Substrate):
     exact_twin = True
     config_class = MZIConfig
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        seed: int = 0,
-        config: MZIConfig | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, seed=seed, config=config)
+    def _build(self) -> None:
         cfg = self._config
         extra = 1 if cfg.reference_amplitude > 0 else 0
         self.n_modes = max(self.in_features + extra, self.out_features)
@@ -215,6 +209,13 @@ class MZIMesh(Substrate):
         self.phases = _quantise_phase(raw, cfg.phase_bits)
         #: drift offset of the effective phases, rad (None: no drift)
         self.phase_drift: Tensor | None = None
+
+    def phase_drift_shape(self) -> tuple[int, ...]:
+        """One drift offset per effective phase: :meth:`parameter_shape`."""
+        return self.parameter_shape()
+
+    def drifted_phase(self) -> Tensor | None:
+        return self.phase_drift
 
     def add_phase_drift(self, delta: Tensor) -> None:
         """Add ``delta`` (rad, shape ``(2, n_mzis)``) to the drift of the effective phases."""

@@ -54,7 +54,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pnnkit.physics.base import Substrate, SubstrateConfig, register
+from pnnkit.physics.protocol import Substrate, SubstrateConfig
+from pnnkit.physics.registry import register
 
 # q'' = accel(q, v, drive) for the RK4 stepper.
 Acceleration = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -175,7 +176,7 @@ def _grid(values: Tensor, limit: float, bits: int) -> Tensor:
 
 
 @register
-class OscillatorNetwork(Substrate):
+class OscillatorNetwork(Substrate[OscillatorConfig]):
     """A chain of driven, coupled Duffing oscillators read out by power detectors; see the
     module docstring."""
 
@@ -184,15 +185,7 @@ class OscillatorNetwork(Substrate):
     exact_twin = True
     config_class = OscillatorConfig
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        seed: int = 0,
-        config: OscillatorConfig | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, seed=seed, config=config)
+    def _build(self) -> None:
         cfg = self._config
         g, m = self.generator, self.out_features
         # Fixed physics, frozen at fabrication.
