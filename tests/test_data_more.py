@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import pnnkit.data.download as download
 import pnnkit.data.images as images
 from pnnkit.data import download_dataset, load_dataset, load_npz, make_mnist1d, read_idx
 from pnnkit.errors import ConfigError, DataError
@@ -365,7 +366,7 @@ def test_download_verifies_checksums(tmp_path: Path, monkeypatch: pytest.MonkeyP
     tiny_mnist(tiny, gz=True)
     blobs = {p.name: p.read_bytes() for p in tiny.iterdir()}
     files = tuple((name, hashlib.md5(data).hexdigest()) for name, data in sorted(blobs.items()))
-    monkeypatch.setitem(images._SOURCES, "mnist", (("https://example.invalid/",), files))
+    monkeypatch.setitem(download._SOURCES, "mnist", (("https://example.invalid/",), files))
     calls: list[str] = []
 
     def serve(url: str, **kwargs: object) -> io.BytesIO:
@@ -380,7 +381,7 @@ def test_download_verifies_checksums(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert len(calls) == 4
 
     corrupt = tuple((name, "0" * 32) for name, _ in files)
-    monkeypatch.setitem(images._SOURCES, "mnist", (("https://example.invalid/",), corrupt))
+    monkeypatch.setitem(download._SOURCES, "mnist", (("https://example.invalid/",), corrupt))
     with pytest.raises(DataError, match="checksum mismatch"):
         download_dataset("mnist", tmp_path / "other")
     assert not list((tmp_path / "other").iterdir())

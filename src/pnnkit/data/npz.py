@@ -44,6 +44,7 @@ def load_npz(
     """
     where = str(path)
     arrays = read_arrays(path, where)
+    names: tuple[str, ...]
     if all(name in arrays for name in _SPLIT):
         names = _SPLIT
     elif all(name in arrays for name in _WHOLE):
