@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from pnnkit.data import load_dataset
-from pnnkit.experiment.bench import BenchConfig, markdown_table, run_bench
 from pnnkit.data.recordings import make_synthetic_recording
+from pnnkit.experiment.bench import BenchConfig, markdown_table, run_bench
 from pnnkit.physics.measured import MeasuredSubstrate
 
 

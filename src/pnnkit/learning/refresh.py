@@ -45,7 +45,7 @@ class WeightRefresh:
     open loop as before. One epoch's steps is the measured setting (6 on digits at batch 256).
     ``reads``: read-backs averaged per verification (8: the read noise of the mean falls by
     ``sqrt(8)``, and their spread estimates it). ``rounds``: write-and-verify rounds per refresh
-    (8, as :meth:`~pnnkit.physics.protocol.Substrate.program_to`; soft-bounded devices approach a far
+    (8, as :meth:`~pnnkit.physics.Substrate.program_to`; soft-bounded devices approach a far
     target geometrically: 2 / 4 / 8 rounds left 0.053 / 0.049 / 0.048 rms weight error after a
     20% stuck injection, of the 0.047 that the stuck devices allow). ``threshold``: an entry is
     corrected only when its error exceeds this many standard errors of the averaged read (3: a
