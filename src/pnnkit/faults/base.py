@@ -85,6 +85,10 @@ class Fault(ABC):
 
     # --- validation -----------------------------------------------------------------------------
 
+    def __post_init__(self) -> None:
+        """A fault is validated once, when it is built: an object that exists is valid."""
+        self.validate()
+
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the field, value and allowed range."""
         self._require("rate", 0 <= self.rate <= self.max_rate, f"in [0, {self.max_rate}]")

@@ -46,8 +46,6 @@ class FaultSchedule:
         self.faults: list[Fault]
         if isinstance(faults, Sequence) and faults and all(isinstance(f, Fault) for f in faults):
             self.faults = [f for f in faults if isinstance(f, Fault)]
-            for fault in self.faults:
-                fault.validate()
         else:
             self.faults = parse_faults(cast("str | Sequence[Mapping[str, Any]] | None", faults))
         self.seed = int(seed)

@@ -37,8 +37,8 @@ oscillators):
   ``readout_noise`` per sample and oscillator, divided by the fixed constant
   ``ref = (drive_amplitude / (2 damping drive_frequency))^2 / 2``: the mean square displacement
   of a linear oscillator driven on resonance at half the full drive amplitude (half:
-  ``|W u + b|`` is typically below 1). The output is then O(1): its mean was about 0.4 for
-  standardised digits and for Gaussian or ReLU inputs with the defaults.
+  ``|W u + b|`` is typically below 1). The output is then O(1) for standardised, Gaussian or
+  ReLU inputs with the defaults.
 
 The exact twin runs the same integration without drive or readout noise and without the DAC
 grid of the parameters (autograd through RK4; memory grows with ``steps``).

@@ -86,13 +86,12 @@ class ResistiveConfig(SubstrateConfig):
         v_min, v_max: diode rails bounding every hidden and output node. ``[0, 1]`` V: the
             lower rail makes each node a rectifier (a node whose neighbours pull it below 0 V
             sits at 0 V), the nonlinearity of the network. Node voltages are weighted means of
-            their neighbours, a few tens of mV on standardised digits, so a far rail never
-            acts: with the box ``[-1, 1]`` no node reached a rail and equilibrium propagation
-            reached 95.8% test accuracy on digits instead of 97.8% (64 -> [128] -> 64 nodes).
+            their neighbours, a few tens of mV for standardised inputs, so a far rail (e.g. the
+            box ``[-1, 1]``) never acts and the network stays linear.
         tol: the relaxation stops when no node voltage changed by more than ``tol`` volts in a
             sweep (1e-6 V: far below the voltage differences equilibrium propagation reads).
-        max_sweeps: the most sweeps of one relaxation (1000; the digits network above
-            settles in 5-25 sweeps).
+        max_sweeps: the most sweeps of one relaxation (1000, far more than a relaxation from
+            a nearby state needs; :attr:`ResistiveNetwork.last_sweeps` reports the count).
         read_noise: rms Gaussian noise of every voltage reading, volts (0: an ideal voltmeter,
             the ideal-element setting of Scellier 2024, so the twin is exact; 1e-4 V, about
             the step of a 16-bit converter over +-3 V, is a realistic value to study, and
