@@ -18,6 +18,7 @@ import torch
 from pnnkit.errors import ConfigError, MeasurementError, ShapeError
 from pnnkit.faults import FAULT_KINDS, Fault
 from pnnkit.physics import SUBSTRATES, Substrate
+from pnnkit.physics.capabilities import EnergyBased, LinearStage
 from substrate_checks import IN_FEATURES, OUT_FEATURES, build
 
 NAMES = sorted(SUBSTRATES)
@@ -119,6 +120,23 @@ def test_wrong_shapes_and_non_finite_values_get_named_errors(make: Any, name: st
         with pytest.raises(MeasurementError, match="NaN"):
             substrate.program(torch.full(substrate.parameter_shape(), float("nan")))
     assert substrate.counters.passes == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_kind_of_layer_follows_the_capabilities(make: Any, name: str) -> None:
+    substrate = make(name)
+    assert substrate.linear == isinstance(substrate, LinearStage)
+    assert substrate.energy_based == isinstance(substrate, EnergyBased)
+    assert not (substrate.linear and substrate.energy_based)
+    if isinstance(substrate, LinearStage):
+        assert substrate.parameter_shape() == (OUT_FEATURES, IN_FEATURES + 1)
+    if isinstance(substrate, EnergyBased):
+        states = substrate.relax(inputs())
+        assert [s.shape[1] for s in states] == substrate.layer_sizes
+        assert substrate.layer_sizes[-1] == OUT_FEATURES
+        contrast = substrate.energy_contrast(inputs(), states, states)
+        assert tuple(contrast.shape) == substrate.parameter_shape()
+        assert float(contrast.abs().max()) == 0.0
 
 
 # --- faults by capability --------------------------------------------------------------------

@@ -6,6 +6,17 @@ faults of that capability with no other change. Every hook ORs a boolean mask in
 fault state or adds to it (faults never heal), and draws nothing from the substrate's generator
 (the fault models bring their own), so the substrate's noise stream is unchanged by faults.
 
+Two capabilities say what kind of layer a substrate is, for the rules and the network builder
+(they set the ``linear`` / ``energy_based`` flags of :class:`~pnnkit.physics.protocol.Substrate`,
+so either test works):
+
+* :class:`LinearStage` -- parameters ``(out, in + 1)`` and ``z = W [x, 1]``: local rules update
+  them with exact outer products.
+* :class:`EnergyBased` -- a whole network that relaxes to the minimum of an energy (layers
+  coupled both ways), read at its equilibrium and trained by contrasting two equilibria.
+
+The others are what can break:
+
 * :class:`StuckDevices` -- programmable conductances (``conductance``, any shape) that can get
   stuck at their low or high bound.
 * :class:`UnresponsiveDevices` -- programmable conductances that can stop responding to
@@ -23,8 +34,54 @@ fault state or adds to it (faults never heal), and draws nothing from the substr
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 from torch import Tensor
+
+
+class LinearStage:
+    """A linear stage: programmable weights ``(out, in + 1)`` (the last column the bias, driven by
+    a constant input line) and ``z = W [x, 1]``. List it before ``Substrate`` in the bases."""
+
+    linear: ClassVar[bool] = True
+
+
+class EnergyBased(ABC):
+    """A network that settles to the minimum of an energy (e.g. the dissipated power of a
+    resistive network), read at equilibrium; it forms a unit on its own and takes its hidden
+    widths from its config. List it before ``Substrate`` in the bases."""
+
+    energy_based: ClassVar[bool] = True
+
+    @property
+    @abstractmethod
+    def layer_sizes(self) -> list[int]:
+        """Node counts of the hidden layers and the output layer."""
+
+    @abstractmethod
+    def parameter_groups(self, params: Tensor | None = None) -> list[Tensor]:
+        """Per-layer views of the parameters (default: the programmed ones)."""
+
+    @abstractmethod
+    def relax(
+        self,
+        x: Tensor,
+        output_current: Tensor | None = None,
+        *,
+        start: list[Tensor] | None = None,
+    ) -> list[Tensor]:
+        """One physical pass: settle (with ``output_current`` injected into the outputs) and
+        read every layer's state."""
+
+    @abstractmethod
+    def energy_contrast(
+        self,
+        x: Tensor,
+        state_a: list[Tensor],
+        state_b: list[Tensor],
+        weights: Tensor | None = None,
+    ) -> Tensor:
+        """``d/dparams [E(state_a) - E(state_b)]`` at fixed states, averaged over the batch."""
 
 
 class StuckDevices(ABC):

@@ -49,6 +49,7 @@ from torch import Tensor
 from pnnkit.physics.capabilities import (
     ArrayLines,
     ConductanceDrift,
+    LinearStage,
     ReadNoiseBursts,
     StuckDevices,
     UnresponsiveDevices,
@@ -69,17 +70,17 @@ def _quantise(x: Tensor, bits: int, limit: float | Tensor) -> Tensor:
 
 @register
 class Crossbar(
-    Substrate[CrossbarConfig],
+    LinearStage,
     StuckDevices,
     UnresponsiveDevices,
     ArrayLines,
     ReadNoiseBursts,
     ConductanceDrift,
+    Substrate[CrossbarConfig],
 ):
     """A memristive crossbar array with differential pairs; see the module docstring."""
 
     name = "crossbar"
-    linear = True
     config_class = CrossbarConfig
 
     def _build(self) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from pnnkit.physics.capabilities import LinearStage
 from pnnkit.physics.linear import linear_twin
 from pnnkit.physics.protocol import Substrate, SubstrateConfig
 from pnnkit.physics.registry import register
@@ -30,11 +31,10 @@ class IdealConfig(SubstrateConfig):
 
 
 @register
-class IdealLinear(Substrate[IdealConfig]):
+class IdealLinear(LinearStage, Substrate[IdealConfig]):
     """``z = W [x, 1]``, exactly: no noise, no quantisation, programs land exactly."""
 
     name = "ideal"
-    linear = True
     config_class = IdealConfig
     exact_twin = True
 

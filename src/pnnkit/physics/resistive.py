@@ -58,6 +58,7 @@ import torch
 from torch import Tensor
 
 from pnnkit.errors import ShapeError
+from pnnkit.physics.capabilities import EnergyBased
 from pnnkit.physics.protocol import Substrate, SubstrateConfig
 from pnnkit.physics.registry import register
 from pnnkit.physics.resistive_circuit import Circuit, Equilibrium, edge_bilinear
@@ -137,13 +138,11 @@ class ResistiveConfig(SubstrateConfig):
 
 
 @register
-class ResistiveNetwork(Substrate[ResistiveConfig]):
+class ResistiveNetwork(EnergyBased, Substrate[ResistiveConfig]):
     """Layers of diode-clamped nodes joined by programmable conductances; an energy-based
     system measured at its minimum-power state (see the module docstring)."""
 
     name = "resistive"
-    linear = False
-    energy_based = True
     exact_twin = True  # with the default read_noise = 0
     config_class = ResistiveConfig
 
