@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -61,7 +62,8 @@ class MeasuredConfig(SubstrateConfig):
     """Settings of :class:`MeasuredSubstrate`.
 
     Attributes:
-        path: the recording, a ``.csv`` or ``.npz`` file (required).
+        path: the recording, a ``.csv`` or ``.npz`` file (required to build the substrate; a
+            config without one is a template).
         x_prefix: CSV column prefix of the inputs (columns ``x0, x1, ...``).
         y_prefix: CSV column prefix of the outputs (columns ``y0, y1, ...``).
         holdout: fraction of rows kept out of the fit to measure its error and the noise.
@@ -85,7 +87,6 @@ class MeasuredConfig(SubstrateConfig):
 
     def validate(self) -> None:
         super().validate()
-        self._require("path", bool(self.path), "the path of a .csv or .npz recording")
         self._require("x_prefix", bool(self.x_prefix), "a non-empty column prefix")
         self._require("y_prefix", bool(self.y_prefix), "a non-empty column prefix")
         self._require("y_prefix", self.y_prefix != self.x_prefix, "different from x_prefix")
@@ -174,7 +175,7 @@ class MeasuredSubstrate(Substrate[MeasuredConfig]):
 
     def _build(self) -> None:
         cfg = self._config
-        x, y = load_recording(cfg.path, x_prefix=cfg.x_prefix, y_prefix=cfg.y_prefix)
+        x, y = _read(cfg)
         if (x.shape[1], y.shape[1]) != (self.in_features, self.out_features):
             raise ConfigError(
                 f"recording {cfg.path} has {x.shape[1]} inputs and {y.shape[1]} outputs, but "
@@ -188,7 +189,7 @@ class MeasuredSubstrate(Substrate[MeasuredConfig]):
         """The recording's ``(inputs, outputs)``: a measured system has the size it was
         recorded at."""
         assert isinstance(config, MeasuredConfig)
-        x, y = load_recording(config.path, x_prefix=config.x_prefix, y_prefix=config.y_prefix)
+        x, y = _read(config)
         return x.shape[1], y.shape[1]
 
     @classmethod
@@ -196,7 +197,7 @@ class MeasuredSubstrate(Substrate[MeasuredConfig]):
         """Build from a recording, reading ``in_features`` and ``out_features`` from the file.
         ``options`` are further :class:`MeasuredConfig` fields."""
         config = MeasuredConfig.from_dict({**options, "path": str(path)})
-        x, y = load_recording(path, x_prefix=config.x_prefix, y_prefix=config.y_prefix)
+        x, y = _read(config)
         return cls(x.shape[1], y.shape[1], seed=seed, config=config)
 
     @classmethod
@@ -318,6 +319,16 @@ class MeasuredSubstrate(Substrate[MeasuredConfig]):
     def _load_physical_state(self, state: dict[str, Tensor]) -> None:
         for name in self._STATE:
             setattr(self, name, state[name].clone())
+
+
+def _read(config: MeasuredConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The recording a config names (``ConfigError`` when it names none)."""
+    if not config.path:
+        raise ConfigError(
+            "MeasuredConfig.path is empty: a measured substrate needs the path of a .csv or "
+            ".npz recording"
+        )
+    return load_recording(config.path, x_prefix=config.x_prefix, y_prefix=config.y_prefix)
 
 
 def _safe_std(a: Tensor) -> Tensor:
