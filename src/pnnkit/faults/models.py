@@ -1,10 +1,13 @@
 """Fault models of physical substrates: what breaks, and how it is injected.
 
-Every fault kind is a small dataclass with a ``rate`` and kind-specific options, a
-:meth:`Fault.supports` check, and :meth:`Fault.apply`, which changes a substrate's fault state
-through the substrate's own hooks (``Crossbar.set_stuck``, ``ScatteringMedium.set_dead_slm``,
-...). All draws are vectorised and come from generators derived from an integer seed (never
-from the substrate's generator, whose noise stream is therefore unchanged by faults).
+Every fault kind is a small dataclass with a ``rate`` and kind-specific options and the
+capability a substrate needs to suffer it (:mod:`pnnkit.physics.capabilities`): it applies to
+every substrate with that capability (:meth:`Fault.supports` is an ``isinstance`` test, never a
+name), and :meth:`Fault.apply` changes the substrate's fault state through the capability's
+hooks (``StuckDevices.set_stuck``, ``ModulatorPixels.set_dead_slm``, ...). The kinds live in
+:mod:`pnnkit.faults.devices` and :mod:`pnnkit.faults.optics`; this module lists them. All draws
+are vectorised and come from generators derived from an integer seed (never from the substrate's
+generator, whose noise stream is therefore unchanged by faults).
 
 Two families:
 
