@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from pnnkit.data.recordings import load_recording, make_synthetic_recording
 from pnnkit.errors import ConfigError, DataError
 from pnnkit.physics import make_substrate
-from pnnkit.data.recordings import load_recording, make_synthetic_recording
 from pnnkit.physics.measured import MeasuredConfig, MeasuredSubstrate
 
 NOISE = 0.05

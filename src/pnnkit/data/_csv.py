@@ -139,6 +139,7 @@ def _label_index(header: list[str], label_column: str | None, where: str) -> int
 
 
 def parse_feature(text: str, where: str, line: int, column: str) -> float:
+    """One feature value as a finite float; :class:`DataError` naming the row and column."""
     value = text.strip()
     if not value:
         raise DataError(f"{where}: row {line}, column {column!r}: empty feature value")

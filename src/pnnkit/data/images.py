@@ -136,6 +136,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def find_idx(folder: Path, base: str) -> Path | None:
+    """The IDX file ``base`` in ``folder``, plain or ``.gz`` (None when absent)."""
     for candidate in (folder / base, folder / (base + ".gz")):
         if candidate.is_file():
             return candidate

@@ -11,6 +11,7 @@ from pnnkit.errors import ConfigError, DataError
 
 
 def check_test_size(test_size: object) -> None:
+    """Raise :class:`ConfigError` unless ``test_size`` is a number strictly between 0 and 1."""
     ok = (
         not isinstance(test_size, bool)
         and isinstance(test_size, int | float | np.integer | np.floating)

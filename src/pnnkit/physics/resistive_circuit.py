@@ -38,6 +38,7 @@ class Circuit:
         return out
 
     def bias(self, n: int, like: Tensor) -> Tensor:
+        """The ``(+v_b, -v_b)`` bias sources, ``(n, 2)``, in the dtype of ``like``."""
         vb = self.cfg.bias_voltage
         return torch.tensor([vb, -vb], dtype=like.dtype).expand(n, 2)
 
