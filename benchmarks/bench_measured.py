@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from pnnkit.data import load_dataset
+from pnnkit.data.recordings import make_synthetic_recording
 from pnnkit.experiment.bench import BenchConfig, run_bench
-from pnnkit.physics.measured import MeasuredSubstrate, make_synthetic_recording
+from pnnkit.physics.measured import MeasuredSubstrate
 from pnnkit.results.format import bench_table
 
 

@@ -13,17 +13,19 @@ weak light is absorbed (transmission ``exp(-alpha_0 L)``) and strong light bleac
 absorber and passes: an intensity-dependent nonlinearity, the kind optical neural networks use
 as an activation. Intensities are in units of ``I_sat``.
 
-A substrate implements ``_measure`` (one pass, no autograd: the base class wraps it in
-``torch.no_grad`` and counts the queries), ``_program`` and ``_read_parameters`` (nothing is
-programmable here: parameter shape ``(0,)``), and its state. ``@register`` adds it to the
+A substrate subclasses ``Substrate[ItsConfig]`` and implements ``_build`` (its physics, drawn
+from the substrate's seeded generator), ``_measure`` (one pass, no autograd: the base class wraps
+it in ``torch.no_grad`` and counts the queries), ``_program`` and ``_read_parameters`` (nothing
+is programmable here: parameter shape ``(0,)``), and its state. A substrate that also inherits a
+capability of :mod:`pnnkit.physics.capabilities` (e.g. ``DetectorPixels``) gets that
+capability's faults with no further change. ``@register`` adds it to the
 registry, so :meth:`PhysicalNetwork.build` (and ``TrainConfig(substrate="absorber")`` in the
 same process) can build it by name. Each unit is then the absorber followed by a trainable
 linear stage, which PIB trains from the measured absorber output (route (b) of docs/pib.md):
 no model of the absorber is needed, and this one offers none, so backprop refuses it.
 
-Default: digits, one unit of 256, 30 epochs, about 10 s on one core, test accuracy about
-0.89 (the readout alone on the untrained unit: about 0.73). ``--small``: one unit of 64,
-4 epochs, a few seconds, test accuracy about 0.5 (chance: 0.1).
+Default: digits, one unit of 256, 30 epochs; ``--small``: one unit of 64, 4 epochs (a few
+seconds). It prints the test accuracy (chance: 0.1).
 
 Run: ``python examples/custom_substrate.py [--small] [--seed N]``
 """
@@ -67,25 +69,18 @@ class AbsorberConfig(SubstrateConfig):
 
 
 @register
-class SaturableAbsorber(Substrate):
+class SaturableAbsorber(Substrate[AbsorberConfig]):
     """Modulator -> fixed random coupler -> thin saturable absorbers -> photodetectors."""
 
     name = "absorber"
     config_class = AbsorberConfig
     linear = False
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        seed: int = 0,
-        config: AbsorberConfig | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, seed=seed, config=config)
-        shape = (out_features, in_features)
+    def _build(self) -> None:
+        """The fixed physics, drawn from the substrate's own seeded generator."""
+        shape = (self.out_features, self.in_features)
         # the coupler's real transfer matrix, fixed by the seed and hidden from the network
-        self.coupler = torch.randn(shape, generator=self.generator) / math.sqrt(in_features)
+        self.coupler = torch.randn(shape, generator=self.generator) / math.sqrt(self.in_features)
 
     def _measure(self, x: Tensor) -> Tensor:
         cfg = self._config

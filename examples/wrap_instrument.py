@@ -9,8 +9,8 @@ Part 1 measures a batch through the wrapped driver and prints what the substrate
 Part 2 trains a one-unit network around the set-up with PIB on digits: the instrument (64 SLM
 pixels -> 128 camera regions) is the unit's fixed physics, followed by a digital linear stage
 that PIB trains from the *measured* camera output (route (b) of docs/pib.md); the set-up needs
-no model. Default: 20 epochs, about 10-20 s, test accuracy about 0.9. ``--small``: 3 epochs,
-a few seconds, test accuracy about 0.8 (chance: 0.1).
+no model. Default: 20 epochs; ``--small``: 3 epochs, a few seconds. It prints the test
+accuracy (chance: 0.1).
 
 Run: ``python examples/wrap_instrument.py [--small]``
 """

@@ -19,8 +19,7 @@ from pnnkit.errors import BadMeasurementError, MeasurementError
 from pnnkit.learning import make_rule, rule_config
 from pnnkit.learning.multiview import MultiViewConfig, MultiViewPIB
 from pnnkit.network import OUTLIER_SCALES, PhysicalNetwork, measured
-from pnnkit.physics import make_substrate
-from pnnkit.physics.base import Substrate
+from pnnkit.physics import Substrate, make_substrate
 
 RANDOM_STREAMS = ("generator", "views")  # advance on a skipped step; they hold no learning
 

@@ -246,7 +246,7 @@ def test_physics_substrates_train_end_to_end(tmp_path, capsys, substrate):
 
 
 def test_measured_recording_substrate_from_the_command_line(tmp_path, capsys):
-    from pnnkit.physics.measured import make_synthetic_recording
+    from pnnkit.data.recordings import make_synthetic_recording
 
     recording = tmp_path / "rec.npz"
     make_synthetic_recording(recording, 300, 4, 6, noise=0.05, seed=0)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pnnkit.errors import ConfigError, MeasurementError
-from pnnkit.physics.base import make_substrate
+from pnnkit.physics import make_substrate
 from pnnkit.physics.instrument import InstrumentConfig, InstrumentSubstrate
 
 FAST = {"timeout_s": 1.0, "retries": 2, "backoff_s": 0.001}

@@ -8,14 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from pnnkit.data.recordings import load_recording, make_synthetic_recording
 from pnnkit.errors import ConfigError, DataError
-from pnnkit.physics.base import make_substrate
-from pnnkit.physics.measured import (
-    MeasuredConfig,
-    MeasuredSubstrate,
-    load_recording,
-    make_synthetic_recording,
-)
+from pnnkit.physics import make_substrate
+from pnnkit.physics.measured import MeasuredConfig, MeasuredSubstrate
 
 NOISE = 0.05
 
@@ -149,9 +145,9 @@ def _rows(n: int = 20) -> list[list[object]]:
         (["x0", "x1", "z0"], _rows(), r"no y0"),
         (["x0", "x1", "y0", "t"], [[*r, 0] for r in _rows()], r"unexpected column.*'t'"),
         (["x0", "x1", "y0"], _rows(5), r"5 rows; at least 10"),
-        (["x0", "x1", "y0"], [*_rows(), [1, "abc", 2]], r"line 22, column 'x1'.*'abc'"),
-        (["x0", "x1", "y0"], [*_rows(), [1, 2]], r"line 22: 2 values for 3 columns"),
-        (["x0", "x1", "y0"], [*_rows(12), [1, 2, "nan"]], r"NaN/Inf.*y.*row 12, column y0"),
+        (["x0", "x1", "y0"], [*_rows(), [1, "abc", 2]], r"row 22, column 'x1'.*'abc'"),
+        (["x0", "x1", "y0"], [*_rows(), [1, 2]], r"row 22 has 2 values for 3 columns"),
+        (["x0", "x1", "y0"], [*_rows(12), [1, 2, "nan"]], r"row 14, column 'y0'.*not finite"),
     ],
 )
 def test_bad_csv_files_name_the_problem(tmp_path, header, rows, message):

@@ -10,13 +10,17 @@ import torch
 
 from pnnkit.errors import ConfigError, MeasurementError, ShapeError
 from pnnkit.physics import (
+    SUBSTRATES,
     Crossbar,
     CrossbarConfig,
     IdealLinear,
     linear_twin,
     make_substrate,
 )
-from pnnkit.physics.base import all_finite
+from pnnkit.physics.protocol import all_finite
+
+#: the registered linear stages (parameters ``(out, in + 1)``)
+LINEAR_STAGES = sorted(name for name, cls in SUBSTRATES.items() if cls.linear)
 
 QUIET = {"read_noise": 0.0, "c2c_noise": 0.0, "dac_bits": 24, "adc_bits": 24, "adc_range": 50.0}
 
@@ -44,7 +48,7 @@ def test_ideal_program_lands_exactly():
     torch.testing.assert_close(layer.read_parameters(), target)
 
 
-@pytest.mark.parametrize("name", ["ideal", "crossbar"])
+@pytest.mark.parametrize("name", LINEAR_STAGES)
 def test_measurement_never_carries_autograd(name):
     substrate = make_substrate(name, 6, 4)
     x = torch.randn(3, 6, requires_grad=True)
@@ -53,7 +57,7 @@ def test_measurement_never_carries_autograd(name):
     assert out.grad_fn is None
 
 
-@pytest.mark.parametrize("name", ["ideal", "crossbar"])
+@pytest.mark.parametrize("name", LINEAR_STAGES)
 def test_bad_inputs_get_named_errors(name):
     substrate = make_substrate(name, 6, 4)
     with pytest.raises(ShapeError, match=r"\(n, 6\).*\(3, 5\)"):

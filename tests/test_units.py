@@ -20,7 +20,7 @@ class TanhConfig(SubstrateConfig):
     noise: float = 0.0
 
 
-class TanhPhysics(Substrate):
+class TanhPhysics(Substrate[TanhConfig]):
     """Test physics: ``p = tanh(x A + b)`` with a hidden fixed ``A`` and programmable ``b``."""
 
     name = "tanh-test"
@@ -28,11 +28,12 @@ class TanhPhysics(Substrate):
     exact_twin = True
 
     def __init__(self, in_features, out_features, *, seed=0, config=None, forbid_twin=False):
-        super().__init__(in_features, out_features, seed=seed)
-        self._config = config or TanhConfig()
-        self._a = torch.randn(in_features, out_features, generator=self.generator)
-        self.b = torch.zeros(out_features)
         self.forbid_twin = forbid_twin
+        super().__init__(in_features, out_features, seed=seed, config=config)
+
+    def _build(self):
+        self._a = torch.randn(self.in_features, self.out_features, generator=self.generator)
+        self.b = torch.zeros(self.out_features)
         self.programmed = 0
 
     def parameter_shape(self):

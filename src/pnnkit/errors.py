@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 
 class PnnkitError(Exception):
     """Base class for all errors pnnkit raises on purpose."""
@@ -61,3 +63,12 @@ class TrainingInterrupted(KeyboardInterrupt):
 class TooManyBadMeasurementsError(MeasurementError):
     """``max_bad_batches`` bad measurements in a row: the hardware is not glitching but
     failing. The run's checkpoint holds the last good state."""
+
+
+def first_flagged(mask: np.ndarray) -> tuple[int, int, int] | None:
+    """``(count, row, column)`` of the flagged entries of a 2-D boolean mask (the first one in
+    row-major order), or ``None``: what error messages about bad values report."""
+    if not mask.any():
+        return None
+    row, col = (int(i) for i in np.argwhere(mask)[0])
+    return int(mask.sum()), row, col

@@ -186,7 +186,7 @@ OUTLIER_SCALES = 1e4
 def measured(substrate: Substrate, x: Tensor) -> Tensor:
     """``substrate.measure(x)``, refused with :class:`~pnnkit.errors.BadMeasurementError` when
     a value is NaN or Inf or beyond what the physics can return
-    (:meth:`~pnnkit.physics.base.Substrate.output_limit`): a glitch that training guards may
+    (:meth:`~pnnkit.physics.Substrate.output_limit`): a glitch that training guards may
     skip, never a value to learn from."""
     out = substrate.measure(x)
     limit = substrate.output_limit(x)

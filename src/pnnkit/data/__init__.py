@@ -37,7 +37,8 @@ from __future__ import annotations
 
 from pnnkit.data._core import Dataset, available_datasets, load_dataset
 from pnnkit.data._csv import load_csv
-from pnnkit.data.images import download_dataset, read_idx
+from pnnkit.data.download import download_dataset
+from pnnkit.data.images import read_idx
 from pnnkit.data.mnist1d import make_mnist1d
 from pnnkit.data.npz import load_npz
 

@@ -39,19 +39,7 @@ def load_csv(
             the header being row 1), the column and the problem.
     """
     where = str(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as stream:
-            records = list(_records(stream, where))
-    except DataError:
-        raise
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{where}: not valid UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise DataError(f"{where}: cannot read the file ({reason})") from None
-    except ValueError as exc:  # a path the system cannot take (a NUL byte in it)
-        raise DataError(f"{where!r}: cannot read the file ({exc})") from None
-
+    records = read_records(path)
     if not records:
         raise DataError(f"{where}: the file is empty (a header row naming the columns is required)")
     header_row, raw_header = records[0]
@@ -84,7 +72,7 @@ def load_csv(
             raise DataError(f"{where}: row {line}, column {header[label_index]!r}: empty label")
         labels.append(label)
         for c, i in enumerate(feature_index):
-            x[r, c] = _parse_feature(fields[i], where, line, header[i])
+            x[r, c] = parse_feature(fields[i], where, line, header[i])
 
     y, class_names = _encode_labels(labels)
     if len(class_names) < 2:
@@ -93,6 +81,24 @@ def load_csv(
             "classification needs at least 2"
         )
     return x, y, class_names, feature_names
+
+
+def read_records(path: str | os.PathLike[str]) -> list[tuple[int, list[str]]]:
+    """The non-blank records of a UTF-8 CSV file (a byte-order mark is fine) as
+    ``(line_number, fields)``; :class:`DataError` naming the file when it cannot be read."""
+    where = str(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            return list(_records(stream, where))
+    except DataError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{where}: not valid UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DataError(f"{where}: cannot read the file ({reason})") from None
+    except ValueError as exc:  # a path the system cannot take (a NUL byte in it)
+        raise DataError(f"{where!r}: cannot read the file ({exc})") from None
 
 
 def _records(stream: Any, where: str) -> Any:
@@ -132,7 +138,8 @@ def _label_index(header: list[str], label_column: str | None, where: str) -> int
     return header.index(wanted)
 
 
-def _parse_feature(text: str, where: str, line: int, column: str) -> float:
+def parse_feature(text: str, where: str, line: int, column: str) -> float:
+    """One feature value as a finite float; :class:`DataError` naming the row and column."""
     value = text.strip()
     if not value:
         raise DataError(f"{where}: row {line}, column {column!r}: empty feature value")

@@ -43,7 +43,8 @@ def load_npz(
             a test split with a class the training split lacks.
     """
     where = str(path)
-    arrays = _read(path, where)
+    arrays = read_arrays(path, where)
+    names: tuple[str, ...]
     if all(name in arrays for name in _SPLIT):
         names = _SPLIT
     elif all(name in arrays for name in _WHOLE):
@@ -93,7 +94,9 @@ def load_npz(
     return parts[0][0], y_all[:n_first], parts[1][0], y_all[n_first:], class_names, feature_names
 
 
-def _read(path: str | os.PathLike[str], where: str) -> dict[str, np.ndarray]:
+def read_arrays(path: str | os.PathLike[str], where: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` archive, refusing pickled objects and damaged members;
+    :class:`DataError` naming ``where`` and the problem."""
     _check_sizes(path, where)
     try:
         archive = np.load(path, allow_pickle=False)

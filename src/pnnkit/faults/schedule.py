@@ -19,12 +19,12 @@ records how far each fault has gone.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pnnkit.errors import ConfigError
-from pnnkit.faults.models import Fault, derived_seed
+from pnnkit.faults.base import Fault, derived_seed
 from pnnkit.faults.spec import fault_dicts, format_faults, parse_faults
-from pnnkit.physics.base import Substrate
+from pnnkit.physics import Substrate
 
 if TYPE_CHECKING:
     from pnnkit.network import PhysicalNetwork
@@ -43,12 +43,11 @@ class FaultSchedule:
         *,
         seed: int = 0,
     ) -> None:
+        self.faults: list[Fault]
         if isinstance(faults, Sequence) and faults and all(isinstance(f, Fault) for f in faults):
-            for fault in faults:
-                fault.validate()  # type: ignore[union-attr]
-            self.faults: list[Fault] = list(faults)  # type: ignore[arg-type]
+            self.faults = [f for f in faults if isinstance(f, Fault)]
         else:
-            self.faults = parse_faults(faults)  # type: ignore[arg-type]
+            self.faults = parse_faults(cast("str | Sequence[Mapping[str, Any]] | None", faults))
         self.seed = int(seed)
         #: level reached by fault i on substrate j (index in network.substrates())
         self._levels: dict[tuple[int, int], float] = {}
@@ -58,12 +57,12 @@ class FaultSchedule:
 
     # --- targets --------------------------------------------------------------------------------
 
-    def targets(self, network: PhysicalNetwork) -> list[list[tuple[int, int, Substrate]]]:
+    def targets(self, network: PhysicalNetwork) -> list[list[tuple[int, int, Substrate[Any]]]]:
         """For every fault, its targets ``(unit number, substrate index, substrate)``: the
         substrates of the selected units (all units by default) that support the kind, indexed
         as in ``network.substrates()``. Raises :class:`ConfigError` when a fault has none, or
         names a unit that does not exist or has nothing the kind supports."""
-        located: list[tuple[int, int, Substrate]] = []
+        located: list[tuple[int, int, Substrate[Any]]] = []
         for u, unit in enumerate(network.units, start=1):
             for substrate in unit.substrates:
                 located.append((u, len(located), substrate))
@@ -81,14 +80,14 @@ class FaultSchedule:
                     if not any(t[0] == u for t in chosen):
                         names = [t[2].name for t in located if t[0] == u]
                         raise ConfigError(
-                            f"fault {fault.kind}: unit {u} has no {' or '.join(fault.targets)} "
+                            f"fault {fault.kind}: unit {u} has no {fault.targets_text()} "
                             f"substrate (it has {names})"
                         )
                 chosen = [t for t in chosen if t[0] in fault.units]
             if not chosen:
                 names = sorted({t[2].name for t in located})
                 raise ConfigError(
-                    f"fault {fault.kind} applies to {' or '.join(fault.targets)} substrates; "
+                    f"fault {fault.kind} applies to {fault.targets_text()} substrates; "
                     f"this network has only {names}"
                 )
             result.append(chosen)

@@ -33,7 +33,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pnnkit.errors import ConfigError
-from pnnkit.faults.models import FAULT_KINDS, Fault
+from pnnkit.faults.base import Fault
+from pnnkit.faults.models import FAULT_KINDS
 
 _COMMON = ("rate", "ramp_to", "epoch", "units")
 
@@ -128,9 +129,7 @@ def _build(cls: type[Fault], values: dict[str, Any], where: str) -> Fault:
                 raise ConfigError(f"fault {cls.kind}: units = {value!r} in {where} must be a list")
         else:
             kwargs[name] = _coerce(cls, name, value, where)
-    fault = cls(**kwargs)
-    fault.validate()
-    return fault
+    return cls(**kwargs)
 
 
 def _parse_entry(token: str) -> Fault:

@@ -32,7 +32,7 @@ from torch import Tensor
 from pnnkit.configtools import check_types
 from pnnkit.errors import ConfigError
 from pnnkit.network import PhysicalNetwork
-from pnnkit.physics.base import Substrate
+from pnnkit.physics import Substrate
 
 
 @dataclass
@@ -43,7 +43,7 @@ class WeightRefresh:
     open loop as before. One epoch's steps is the measured setting (docs/BENCHMARKS.md).
     ``reads``: read-backs averaged per verification (8: the read noise of the mean falls by
     ``sqrt(8)``, and their spread estimates it). ``rounds``: write-and-verify rounds per refresh
-    (8, as :meth:`~pnnkit.physics.base.Substrate.program_to`; soft-bounded devices approach a far
+    (8, as :meth:`~pnnkit.physics.Substrate.program_to`; soft-bounded devices approach a far
     target geometrically, so a few rounds come close to what stuck devices allow).
     ``threshold``: an entry is
     corrected only when its error exceeds this many standard errors of the averaged read (3: a

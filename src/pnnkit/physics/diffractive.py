@@ -47,7 +47,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pnnkit.errors import ConfigError
-from pnnkit.physics.base import Substrate, SubstrateConfig, register
+from pnnkit.physics.protocol import Substrate, SubstrateConfig
+from pnnkit.physics.registry import register
 
 TWO_PI = 2 * math.pi
 
@@ -155,7 +156,7 @@ def _quantise_phase(phase: Tensor, bits: int) -> Tensor:
 
 
 @register
-class DiffractiveStack(Substrate):
+class DiffractiveStack(Substrate[DiffractiveConfig]):
     """Input plane -> (free space -> phase mask) x layers -> free space -> detectors."""
 
     name = "diffractive"
@@ -163,15 +164,8 @@ class DiffractiveStack(Substrate):
     linear = False
     exact_twin = True
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        seed: int = 0,
-        config: DiffractiveConfig | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, seed=seed, config=config)
+    def _build(self) -> None:
+        in_features, out_features = self.in_features, self.out_features
         cfg = self._config
         g = cfg.grid
         side = math.isqrt(in_features - 1) + 1  # smallest square holding the inputs

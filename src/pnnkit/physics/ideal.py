@@ -9,7 +9,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pnnkit.physics.base import Substrate, SubstrateConfig, linear_twin, register
+from pnnkit.physics.capabilities import LinearStage
+from pnnkit.physics.linear import linear_twin
+from pnnkit.physics.protocol import Substrate, SubstrateConfig
+from pnnkit.physics.registry import register
 
 
 @dataclass
@@ -28,24 +31,15 @@ class IdealConfig(SubstrateConfig):
 
 
 @register
-class IdealLinear(Substrate):
+class IdealLinear(LinearStage, Substrate[IdealConfig]):
     """``z = W [x, 1]``, exactly: no noise, no quantisation, programs land exactly."""
 
     name = "ideal"
-    linear = True
     config_class = IdealConfig
     exact_twin = True
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        seed: int = 0,
-        config: IdealConfig | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, seed=seed, config=config)
-        bound = self._config.init_scale / math.sqrt(in_features)
+    def _build(self) -> None:
+        bound = self._config.init_scale / math.sqrt(self.in_features)
         weight = (torch.rand(self.parameter_shape(), generator=self.generator) * 2 - 1) * bound
         weight[:, -1] = 0.0
         self.weight = weight

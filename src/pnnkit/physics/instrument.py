@@ -47,8 +47,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pnnkit.errors import ConfigError, MeasurementError
-from pnnkit.physics.base import Substrate, SubstrateConfig, first_flagged, register
+from pnnkit.errors import ConfigError, MeasurementError, first_flagged
+from pnnkit.physics.protocol import Substrate, SubstrateConfig
+from pnnkit.physics.registry import register
 
 #: what a driver is: a batch of inputs ``(n, in)`` float32 in, measurements ``(n, out)`` out
 MeasureFn = Callable[[np.ndarray], Any]
@@ -93,7 +94,7 @@ class InstrumentConfig(SubstrateConfig):
 
 
 @register
-class InstrumentSubstrate(Substrate):
+class InstrumentSubstrate(Substrate[InstrumentConfig]):
     """A user's hardware driver behind the substrate protocol; see the module docstring.
 
     Use it as a context manager (or call :meth:`close`) to release the worker thread.
@@ -124,8 +125,11 @@ class InstrumentSubstrate(Substrate):
             raise ConfigError(
                 f"InstrumentSubstrate measure_fn must be callable, got {type(measure_fn).__name__}"
             )
-        super().__init__(in_features, out_features, seed=seed, config=config)
         self.measure_fn = measure_fn
+        super().__init__(in_features, out_features, seed=seed, config=config)
+
+    def _build(self) -> None:
+        """No physics to set up: the driver's bookkeeping starts empty."""
         #: failed attempts so far (exceptions, timeouts, invalid values), retried or not
         self.failures = 0
         #: driver calls made so far (attempts, including failed ones)

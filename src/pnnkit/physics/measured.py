@@ -2,8 +2,7 @@
 
 A lab that has recorded how its set-up responds (inputs it applied, outputs it measured) can
 train on a faithful stand-in before, or instead of, booking time on the hardware. The recording
-is a CSV file (a header, columns ``x0 .. x{d-1}`` and ``y0 .. y{m-1}``; the prefixes are
-settings) or an NPZ file with arrays ``x`` of shape ``(N, d)`` and ``y`` of shape ``(N, m)``.
+is a CSV or NPZ file, read by :mod:`pnnkit.data.recordings`.
 
 **The emulator: kernel ridge regression with a Gaussian kernel** on standardised inputs and
 outputs. Chosen over a small MLP because
@@ -30,15 +29,14 @@ network sends to this substrate inside the range the recording covered.
 
 :meth:`MeasuredSubstrate.twin` is the noise-free emulator, differentiable in ``x``. Nothing is
 programmable (``parameter_shape() == (0,)``): the recorded system is a fixed black box.
-The fitted emulator lives in tensors saved with :meth:`~pnnkit.physics.base.Substrate.state_dict`;
-:meth:`MeasuredSubstrate.from_state_dict` rebuilds it without the recording.
+The fitted emulator lives in tensors saved with
+:meth:`~pnnkit.physics.protocol.Substrate.state_dict`; :meth:`MeasuredSubstrate.from_state_dict`
+rebuilds it without the recording.
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +46,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pnnkit.data.recordings import MIN_ROWS, load_recording
 from pnnkit.errors import ConfigError, DataError
-from pnnkit.physics.base import Substrate, SubstrateConfig, first_flagged, register
+from pnnkit.physics.protocol import Substrate, SubstrateConfig
+from pnnkit.physics.registry import register
 
-#: fewest rows a recording may have
-MIN_ROWS = 10
 #: kernel widths tried, as multiples of the median pairwise distance of standardised inputs
 WIDTH_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0)
 #: ridge values tried (the kernel's diagonal is 1 and the outputs are standardised)
@@ -64,7 +62,8 @@ class MeasuredConfig(SubstrateConfig):
     """Settings of :class:`MeasuredSubstrate`.
 
     Attributes:
-        path: the recording, a ``.csv`` or ``.npz`` file (required).
+        path: the recording, a ``.csv`` or ``.npz`` file (required to build the substrate; a
+            config without one is a template).
         x_prefix: CSV column prefix of the inputs (columns ``x0, x1, ...``).
         y_prefix: CSV column prefix of the outputs (columns ``y0, y1, ...``).
         holdout: fraction of rows kept out of the fit to measure its error and the noise.
@@ -88,7 +87,6 @@ class MeasuredConfig(SubstrateConfig):
 
     def validate(self) -> None:
         super().validate()
-        self._require("path", bool(self.path), "the path of a .csv or .npz recording")
         self._require("x_prefix", bool(self.x_prefix), "a non-empty column prefix")
         self._require("y_prefix", bool(self.y_prefix), "a non-empty column prefix")
         self._require("y_prefix", self.y_prefix != self.x_prefix, "different from x_prefix")
@@ -97,129 +95,6 @@ class MeasuredConfig(SubstrateConfig):
         self._require("max_train", self.max_train >= MIN_ROWS, f"an integer >= {MIN_ROWS}")
         self._require("cv_points", self.cv_points >= MIN_ROWS, f"an integer >= {MIN_ROWS}")
         self._require("noise_scale", self.noise_scale >= 0, ">= 0")
-
-
-# --- reading recordings ---------------------------------------------------------------------------
-
-
-def load_recording(
-    path: str | Path, *, x_prefix: str = "x", y_prefix: str = "y"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read and validate a recording: ``(x, y)`` as float64 arrays ``(N, d)`` and ``(N, m)``.
-
-    Raises :class:`DataError` naming the file and the problem (missing file, unknown format,
-    missing or unexpected columns, non-numeric or non-finite values with their row and column,
-    mismatched row counts, fewer than ``MIN_ROWS`` rows).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"recording {path} does not exist (or is not a file)")
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        x, y = _read_npz(path)
-    elif suffix == ".csv":
-        x, y = _read_csv(path, x_prefix, y_prefix)
-    else:
-        raise DataError(f"recording {path}: unknown format {suffix!r}; use .csv or .npz")
-    if x.shape[0] != y.shape[0]:
-        raise DataError(f"recording {path}: x has {x.shape[0]} rows but y has {y.shape[0]}")
-    if x.shape[0] < MIN_ROWS:
-        raise DataError(f"recording {path} has {x.shape[0]} rows; at least {MIN_ROWS} are needed")
-    for name, array in (("x", x), ("y", y)):
-        if (bad := first_flagged(~np.isfinite(array))) is not None:
-            count, row, col = bad
-            raise DataError(
-                f"recording {path}: {count} NaN/Inf value(s) in {name}, first at "
-                f"row {row}, column {name}{col}"
-            )
-    return x, y
-
-
-def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("x", "y") if k not in data.files]
-            if missing:
-                raise DataError(
-                    f"recording {path} lacks array(s) {missing}; it holds {sorted(data.files)}"
-                )
-            arrays = {k: data[k] for k in ("x", "y")}
-    except DataError:
-        raise
-    except Exception as error:  # corrupt archive, pickled objects, ...
-        raise DataError(f"recording {path} cannot be read as an NPZ file: {error}") from error
-    out = []
-    for name, array in arrays.items():
-        if array.ndim != 2 or array.shape[1] < 1:
-            raise DataError(
-                f"recording {path}: array {name!r} must have shape (N, features), got {array.shape}"
-            )
-        if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-            raise DataError(
-                f"recording {path}: array {name!r} must be real numbers, got {array.dtype}"
-            )
-        out.append(array.astype(np.float64))
-    return out[0], out[1]
-
-
-def _columns(path: Path, header: list[str], prefix: str) -> list[int]:
-    """Positions of the columns ``prefix0 .. prefix{k-1}`` in ``header``, in index order."""
-    pattern = re.compile(re.escape(prefix) + r"(\d+)$")
-    found: dict[int, int] = {}
-    for position, name in enumerate(header):
-        match = pattern.match(name)
-        if match:
-            index = int(match.group(1))
-            if index in found:
-                raise DataError(f"recording {path}: column {name!r} appears twice")
-            found[index] = position
-    if not found:
-        raise DataError(
-            f"recording {path} has no {prefix}0, {prefix}1, ... columns; header: {header}"
-        )
-    missing = sorted(set(range(max(found) + 1)) - set(found))
-    if missing:
-        raise DataError(
-            f"recording {path}: columns {[f'{prefix}{i}' for i in missing]} are missing "
-            f"(the {prefix} columns must be numbered 0 .. {max(found)} without gaps)"
-        )
-    return [found[i] for i in range(len(found))]
-
-
-def _read_csv(path: Path, x_prefix: str, y_prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    with path.open(newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
-    if not rows:
-        raise DataError(f"recording {path} is empty")
-    header = [cell.strip() for cell in rows[0]]
-    x_cols, y_cols = _columns(path, header, x_prefix), _columns(path, header, y_prefix)
-    shared = sorted(set(x_cols) & set(y_cols))
-    if shared:
-        raise DataError(
-            f"recording {path}: column(s) {[header[i] for i in shared]} match both "
-            f"x_prefix = {x_prefix!r} and y_prefix = {y_prefix!r}"
-        )
-    unexpected = [header[i] for i in sorted(set(range(len(header))) - set(x_cols) - set(y_cols))]
-    if unexpected:
-        raise DataError(
-            f"recording {path}: unexpected column(s) {unexpected}; only {x_prefix}0.. and "
-            f"{y_prefix}0.. columns are allowed (set x_prefix/y_prefix for other names)"
-        )
-    values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
-    for r, row in enumerate(rows[1:]):
-        line = r + 2  # 1-based, after the header
-        if len(row) != len(header):
-            raise DataError(
-                f"recording {path}, line {line}: {len(row)} values for {len(header)} columns"
-            )
-        for c, cell in enumerate(row):
-            try:
-                values[r, c] = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"recording {path}, line {line}, column {header[c]!r}: {cell!r} is not a number"
-                ) from None
-    return values[:, x_cols], values[:, y_cols]
 
 
 # --- the emulator -------------------------------------------------------------------------------
@@ -276,7 +151,7 @@ def _cross_validate(
 
 
 @register
-class MeasuredSubstrate(Substrate):
+class MeasuredSubstrate(Substrate[MeasuredConfig]):
     """A recorded physical system, emulated by kernel ridge regression; see the module
     docstring."""
 
@@ -298,17 +173,9 @@ class MeasuredSubstrate(Substrate):
         "_report_tensor",
     )
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        seed: int = 0,
-        config: MeasuredConfig | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, seed=seed, config=config)
+    def _build(self) -> None:
         cfg = self._config
-        x, y = load_recording(cfg.path, x_prefix=cfg.x_prefix, y_prefix=cfg.y_prefix)
+        x, y = _read(cfg)
         if (x.shape[1], y.shape[1]) != (self.in_features, self.out_features):
             raise ConfigError(
                 f"recording {cfg.path} has {x.shape[1]} inputs and {y.shape[1]} outputs, but "
@@ -322,7 +189,7 @@ class MeasuredSubstrate(Substrate):
         """The recording's ``(inputs, outputs)``: a measured system has the size it was
         recorded at."""
         assert isinstance(config, MeasuredConfig)
-        x, y = load_recording(config.path, x_prefix=config.x_prefix, y_prefix=config.y_prefix)
+        x, y = _read(config)
         return x.shape[1], y.shape[1]
 
     @classmethod
@@ -330,8 +197,7 @@ class MeasuredSubstrate(Substrate):
         """Build from a recording, reading ``in_features`` and ``out_features`` from the file.
         ``options`` are further :class:`MeasuredConfig` fields."""
         config = MeasuredConfig.from_dict({**options, "path": str(path)})
-        assert isinstance(config, MeasuredConfig)
-        x, y = load_recording(path, x_prefix=config.x_prefix, y_prefix=config.y_prefix)
+        x, y = _read(config)
         return cls(x.shape[1], y.shape[1], seed=seed, config=config)
 
     @classmethod
@@ -342,9 +208,7 @@ class MeasuredSubstrate(Substrate):
             raise ConfigError(f"state is of a {saved['name']!r} substrate, not {cls.name!r}")
         config = MeasuredConfig.from_dict(saved["config"])
         self = cls.__new__(cls)
-        Substrate.__init__(
-            self, saved["in_features"], saved["out_features"], seed=saved["seed"], config=config
-        )
+        self._setup(saved["in_features"], saved["out_features"], saved["seed"], config)
         self.load_state_dict(state)
         return self
 
@@ -457,59 +321,16 @@ class MeasuredSubstrate(Substrate):
             setattr(self, name, state[name].clone())
 
 
+def _read(config: MeasuredConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The recording a config names (``ConfigError`` when it names none)."""
+    if not config.path:
+        raise ConfigError(
+            "MeasuredConfig.path is empty: a measured substrate needs the path of a .csv or "
+            ".npz recording"
+        )
+    return load_recording(config.path, x_prefix=config.x_prefix, y_prefix=config.y_prefix)
+
+
 def _safe_std(a: Tensor) -> Tensor:
     std = a.std(0, unbiased=False)
     return torch.where(std > 0, std, torch.ones_like(std))
-
-
-# --- a synthetic recording with known noise -----------------------------------------------------
-
-
-def make_synthetic_recording(
-    path: str | Path,
-    n: int,
-    in_features: int,
-    out_features: int,
-    *,
-    noise: float,
-    seed: int = 0,
-    inputs: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """Write an NPZ recording of a known nonlinear system with known additive noise.
-
-    The system is a saturating optical intensity response: a random mixing of the inputs,
-    a ``tanh`` saturation, a second random mixing to output fields, and detection of the
-    intensity ``y = |A tanh(B x + c)|^2 / sqrt(hidden)`` (non-negative, smooth), plus Gaussian
-    noise of standard deviation ``noise``. Inputs are uniform in ``[-1, 1]``, or the rows of
-    ``inputs`` (``(n, in_features)``: record the system where it will be used, as a lab
-    records its set-up's response to the data it will process).
-
-    Returns ``{"path", "noise", "signal_std" (per output std of the noise-free outputs),
-    "noise_to_signal" (per output: noise / std of the noisy outputs)}``.
-    """
-    if n < 1 or in_features < 1 or out_features < 1 or noise < 0:
-        raise ConfigError(
-            f"make_synthetic_recording needs n, in_features, out_features >= 1 and noise >= 0, "
-            f"got n={n}, {in_features}x{out_features}, noise={noise}"
-        )
-    rng = np.random.default_rng(seed)
-    hidden = max(8, 2 * in_features)
-    B = rng.normal(0, 1.5 / math.sqrt(in_features), (hidden, in_features))
-    c = rng.normal(0, 0.3, hidden)
-    A = rng.normal(0, 1.0, (out_features, hidden))
-    if inputs is None:
-        x = rng.uniform(-1, 1, (n, in_features))
-    else:
-        x = np.asarray(inputs, dtype=np.float64)
-        if x.shape != (n, in_features):
-            raise ConfigError(f"inputs has shape {x.shape}, expected {(n, in_features)}")
-    field = np.tanh(x @ B.T + c) @ A.T
-    clean = field**2 / math.sqrt(hidden)
-    y = clean + rng.normal(0, noise, clean.shape) if noise > 0 else clean
-    np.savez(path, x=x.astype(np.float64), y=y.astype(np.float64))
-    return {
-        "path": str(path),
-        "noise": float(noise),
-        "signal_std": clean.std(0),
-        "noise_to_signal": noise / y.std(0),
-    }

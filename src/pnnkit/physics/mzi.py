@@ -22,9 +22,8 @@ Physics simulated (all state is one tensor of phases, shape ``(2, n_mzis)``):
   ``reference_amplitude`` (an unmodulated tap of the same laser). These modes are spread evenly
   over the ``N`` modes; the others are dark. Spreading matters: a mesh with random phases
   carries light only a limited distance across modes (a disordered interferometer localises
-  light, like a disordered quantum walk), so inputs crowded into the first modes left most
-  detectors of a 257-mode mesh dark (zero variance on digits, and about 0.5 test accuracy for
-  every training method).
+  light, like a disordered quantum walk), so inputs crowded into the first modes would leave
+  most detectors of a large mesh dark (outputs with zero variance, nothing to learn from).
   Without the reference the detected intensities are even functions of the input
   (``|U x|^2 = |U (-x)|^2``); interference with it adds terms linear in ``x``, as a bias line
   does for a crossbar.
@@ -50,12 +49,10 @@ Physics simulated (all state is one tensor of phases, shape ``(2, n_mzis)``):
   MZIs a mode crosses) and, digitally, by ``s^k`` with ``s`` the per-sample input scale and
   ``k = rescale_power`` (default 1). With ``k = 2`` the result would be ``gain |U [x, r s]|^2``,
   quadratic in the raw input; ``k = 1`` makes the output scale like the input (homogeneous of
-  degree one, like a linear layer). That matters when meshes are chained: standardised digits
-  have per-sample maxima from about 1 to 37, ``s^2`` turned them into outliers a thousand times
-  larger that dominated the next unit's conditioning, and a second mesh squared them again.
-  Measured on digits (PIB, 2 units of 256, seed 0, 20 epochs): ``k`` = 0 / 1 / 2 gave
-  0.858 / 0.898 / 0.744 test accuracy; at 60 epochs over seeds 0-2, ``k = 1`` gave 0.947 and
-  ``k = 2`` 0.847 (docs/BENCHMARKS.md).
+  degree one, like a linear layer). That matters when meshes are chained: standardised
+  features have per-sample maxima that differ by more than an order of magnitude, ``s^2``
+  turns those differences into outliers that dominate the next unit's conditioning, and a
+  second mesh squares them again (the comparison of ``k`` is in docs/BENCHMARKS.md).
 
 * **Fault: phase drift** (none by default; set by :mod:`pnnkit.faults` through
   :meth:`MZIMesh.add_phase_drift`): a slowly growing offset of every effective phase (heater
@@ -77,7 +74,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pnnkit.physics.base import Substrate, SubstrateConfig, register
+from pnnkit.physics.capabilities import DriftingPhase
+from pnnkit.physics.protocol import Substrate, SubstrateConfig
+from pnnkit.physics.registry import register
 
 TWO_PI = 2.0 * math.pi
 
@@ -114,8 +113,7 @@ class MZIConfig(SubstrateConfig):
         reference_amplitude: amplitude ``r`` of the constant reference mode, in units of the
             scaled inputs' full scale (0: no reference mode). 1.0: as strong as the largest
             input, so the linear (interference) terms are of the same order as the quadratic
-            ones; on standardised digits it raised the test accuracy of a logistic readout of a
-            random 256-mode mesh from 0.88 to about 0.92.
+            ones.
         rescale_power: the digital rescaling ``s^k`` of the detected intensities by the
             per-sample input scale ``s`` (0, 1 or 2; see "Normalisation" above for why 1).
     """
@@ -176,7 +174,7 @@ def _cadd(a: tuple[Tensor, Tensor], b: tuple[Tensor, Tensor]) -> tuple[Tensor, T
 
 
 @register
-class MZIMesh(Substrate):
+class MZIMesh(Substrate[MZIConfig], DriftingPhase):
     """A Clements mesh of MZIs with coherent amplitude input and photodetection; see the module
     docstring."""
 
@@ -185,15 +183,7 @@ class MZIMesh(Substrate):
     exact_twin = True
     config_class = MZIConfig
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        seed: int = 0,
-        config: MZIConfig | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, seed=seed, config=config)
+    def _build(self) -> None:
         cfg = self._config
         extra = 1 if cfg.reference_amplitude > 0 else 0
         self.n_modes = max(self.in_features + extra, self.out_features)
@@ -215,6 +205,13 @@ class MZIMesh(Substrate):
         self.phases = _quantise_phase(raw, cfg.phase_bits)
         #: drift offset of the effective phases, rad (None: no drift)
         self.phase_drift: Tensor | None = None
+
+    def phase_drift_shape(self) -> tuple[int, ...]:
+        """One drift offset per effective phase: :meth:`parameter_shape`."""
+        return self.parameter_shape()
+
+    def drifted_phase(self) -> Tensor | None:
+        return self.phase_drift
 
     def add_phase_drift(self, delta: Tensor) -> None:
         """Add ``delta`` (rad, shape ``(2, n_mzis)``) to the drift of the effective phases."""

@@ -37,8 +37,8 @@ oscillators):
   ``readout_noise`` per sample and oscillator, divided by the fixed constant
   ``ref = (drive_amplitude / (2 damping drive_frequency))^2 / 2``: the mean square displacement
   of a linear oscillator driven on resonance at half the full drive amplitude (half:
-  ``|W u + b|`` is typically below 1). The output is then O(1): its mean was about 0.4 for
-  standardised digits and for Gaussian or ReLU inputs with the defaults.
+  ``|W u + b|`` is typically below 1). The output is then O(1) for standardised, Gaussian or
+  ReLU inputs with the defaults.
 
 The exact twin runs the same integration without drive or readout noise and without the DAC
 grid of the parameters (autograd through RK4; memory grows with ``steps``).
@@ -54,7 +54,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pnnkit.physics.base import Substrate, SubstrateConfig, register
+from pnnkit.physics.protocol import Substrate, SubstrateConfig
+from pnnkit.physics.registry import register
 
 # q'' = accel(q, v, drive) for the RK4 stepper.
 Acceleration = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -175,7 +176,7 @@ def _grid(values: Tensor, limit: float, bits: int) -> Tensor:
 
 
 @register
-class OscillatorNetwork(Substrate):
+class OscillatorNetwork(Substrate[OscillatorConfig]):
     """A chain of driven, coupled Duffing oscillators read out by power detectors; see the
     module docstring."""
 
@@ -184,15 +185,7 @@ class OscillatorNetwork(Substrate):
     exact_twin = True
     config_class = OscillatorConfig
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        seed: int = 0,
-        config: OscillatorConfig | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, seed=seed, config=config)
+    def _build(self) -> None:
         cfg = self._config
         g, m = self.generator, self.out_features
         # Fixed physics, frozen at fabrication.

@@ -32,7 +32,7 @@ in LightOn's OPU):
   linear stage that follows.
 
 * **Faults** (none by default; set by :mod:`pnnkit.faults` through the ``set_*`` /
-  ``add_medium_phase`` hooks): dead SLM pixels emit no field, dead camera pixels read 0 and hot
+  ``add_phase_drift`` hooks): dead SLM pixels emit no field, dead camera pixels read 0 and hot
   ones read full scale (saturated), and the medium can drift: ``T <- T exp(i phi)`` with a
   per-entry phase ``phi`` that the fault model grows as a random walk. Faults are hidden
   hardware changes: :meth:`ScatteringMedium.twin` stays the model of the healthy device.
@@ -51,7 +51,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pnnkit.physics.base import Substrate, SubstrateConfig, register
+from pnnkit.physics.capabilities import DetectorPixels, DriftingPhase, ModulatorPixels
+from pnnkit.physics.protocol import Substrate, SubstrateConfig
+from pnnkit.physics.registry import register
 
 ENCODINGS = ("phase", "amplitude")
 
@@ -122,7 +124,7 @@ def slm_field(x: Tensor, encoding: str, bits: int, *, quantise: bool = True) -> 
 
 
 @register
-class ScatteringMedium(Substrate):
+class ScatteringMedium(Substrate[ScatteringConfig], ModulatorPixels, DetectorPixels, DriftingPhase):
     """SLM -> fixed random transmission matrix -> camera; see the module docstring."""
 
     name = "scattering"
@@ -130,19 +132,11 @@ class ScatteringMedium(Substrate):
     linear = False
     exact_twin = True
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        *,
-        seed: int = 0,
-        config: ScatteringConfig | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, seed=seed, config=config)
+    def _build(self) -> None:
         cfg = self._config
         # CN(0, 1/in): real and imaginary parts independent N(0, 1 / (2 in)).
-        std = math.sqrt(0.5 / in_features)
-        shape = (out_features, in_features)
+        std = math.sqrt(0.5 / self.in_features)
+        shape = (self.out_features, self.in_features)
         real = torch.randn(shape, generator=self.generator, dtype=torch.float64) * std
         imag = torch.randn(shape, generator=self.generator, dtype=torch.float64) * std
         self._transmission = torch.complex(real, imag)
@@ -171,7 +165,14 @@ class ScatteringMedium(Substrate):
         if hot is not None:
             self.camera_hot |= hot
 
-    def add_medium_phase(self, delta: Tensor) -> None:
+    def phase_drift_shape(self) -> tuple[int, ...]:
+        """One drift phase per transmission-matrix entry: ``(out, in)``."""
+        return (self.out_features, self.in_features)
+
+    def drifted_phase(self) -> Tensor | None:
+        return self.medium_phase
+
+    def add_phase_drift(self, delta: Tensor) -> None:
         """Add ``delta`` (rad, shape ``(out, in)``) to the drift phase of the medium."""
         base = self.medium_phase if self.medium_phase is not None else 0.0
         self.medium_phase = (base + delta.to(torch.float64)).clone()

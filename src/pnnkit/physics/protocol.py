@@ -27,7 +27,12 @@ gymnasium's ``Env``:
   two calls above (used to initialise and to deploy weights trained elsewhere).
 * :meth:`Substrate.twin` -- an optional differentiable digital model, for the rules that need one.
 
-Costs that matter on real hardware are counted in :class:`Counters`.
+Costs that matter on real hardware are counted in :class:`~pnnkit.physics.counters.Counters`.
+
+A substrate subclasses ``Substrate[ItsConfig]`` (so ``self.config()`` has its own config type),
+sets ``name`` and ``config_class``, builds its physical state in :meth:`Substrate._build`, and
+registers itself with :func:`pnnkit.physics.registry.register`; what faults can happen to it
+follows from the capabilities it declares (:mod:`pnnkit.physics.capabilities`).
 """
 
 from __future__ import annotations
@@ -37,55 +42,15 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from pnnkit.configtools import build, check_types
 from pnnkit.errors import ConfigError, MeasurementError, ShapeError
-
-
-@dataclass
-class Counters:
-    """What training has cost on the hardware.
-
-    ``physical_queries`` counts samples x passes (a batch of 256 measured once is 256 queries);
-    ``passes`` counts calls to :meth:`Substrate.measure`; ``device_writes`` counts devices that
-    received at least one programming pulse in an update (a crossbar weight is a pair of
-    devices; stuck devices count, the pulses were sent); digital substrates count each changed
-    parameter as one write and one pulse; ``programming_pulses`` counts pulses;
-    ``parameter_reads`` counts full read-backs of the parameter array; ``hardware_seconds`` is
-    the wall time spent inside the substrate's measure, program and read calls (the rest of a
-    training step is the rule's digital work).
-    """
-
-    physical_queries: int = 0
-    passes: int = 0
-    device_writes: int = 0
-    programming_pulses: int = 0
-    parameter_reads: int = 0
-    #: wall time, excluded from equality (two identical runs never take the same time)
-    hardware_seconds: float = field(default=0.0, compare=False)
-
-    def as_dict(self) -> dict[str, float]:
-        """The counters as a plain dict (what summaries and checkpoints store)."""
-        return dataclasses.asdict(self)
-
-    def load(self, values: dict[str, float]) -> None:
-        """Set counters from a saved dict; an unknown name is a ConfigError."""
-        for name, value in values.items():
-            if not hasattr(self, name):
-                raise ConfigError(f"unknown counter {name!r} in saved state")
-            setattr(self, name, type(getattr(self, name))(value))
-
-    def __add__(self, other: Counters) -> Counters:
-        return Counters(**{k: v + getattr(other, k) for k, v in self.as_dict().items()})
-
-    def __sub__(self, other: Counters) -> Counters:
-        return Counters(**{k: v - getattr(other, k) for k, v in self.as_dict().items()})
+from pnnkit.physics.counters import Counters
 
 
 @dataclass
@@ -104,6 +69,10 @@ class SubstrateConfig:
 
     latency: float = 0.0
 
+    def __post_init__(self) -> None:
+        """A config is validated once, when it is built: an object that exists is valid."""
+        self.validate()
+
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the field if a value is of the wrong type or out of
         range. Subclasses extend this (calling ``super().validate()`` first)."""
@@ -115,7 +84,7 @@ class SubstrateConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> SubstrateConfig:
+    def from_dict(cls, values: dict[str, Any]) -> Self:
         """Build from loose values (strings from a command line included), then validate."""
         return build(cls, values)
 
@@ -128,17 +97,21 @@ class SubstrateConfig:
             )
 
 
-class Substrate(ABC):
+ConfigT = TypeVar("ConfigT", bound=SubstrateConfig)
+
+
+class Substrate(ABC, Generic[ConfigT]):
     """A programmable physical layer. Subclasses implement the physics; see the module docstring.
 
-    Subclasses implement :meth:`_measure`, :meth:`_program`, :meth:`_read_parameters`,
-    :meth:`state_dict` and :meth:`load_state_dict`; the public wrappers add shape checks,
-    ``no_grad`` and counting, so every substrate behaves the same at its boundary.
+    Subclasses implement :meth:`_build`, :meth:`_measure`, :meth:`_program`,
+    :meth:`_read_parameters`, :meth:`_physical_state` and :meth:`_load_physical_state`; the
+    public wrappers add shape checks, ``no_grad`` and counting, so every substrate behaves the
+    same at its boundary.
     """
 
     #: registry name (``"crossbar"``, ``"ideal"``, ...)
     name: ClassVar[str]
-    #: the typed config class of this substrate
+    #: the typed config class of this substrate (``ConfigT``)
     config_class: ClassVar[type[SubstrateConfig]]
     #: True when :meth:`twin` reproduces :meth:`measure` exactly (no noise, no quantisation)
     exact_twin: ClassVar[bool] = False
@@ -155,10 +128,18 @@ class Substrate(ABC):
         out_features: int,
         *,
         seed: int = 0,
-        config: SubstrateConfig | None = None,
+        config: ConfigT | None = None,
     ) -> None:
-        """Shape, seed, counters, the substrate's own random generator, and its validated
-        config (``config_class()`` defaults when ``config`` is None)."""
+        """Shape, seed, counters, the substrate's own random generator and its config
+        (``config_class()`` defaults when ``config`` is None; a config object was validated when
+        it was built), then :meth:`_build` sets up the physical state."""
+        self._setup(in_features, out_features, seed, config)
+        self._build()
+
+    def _setup(
+        self, in_features: int, out_features: int, seed: int, config: ConfigT | None
+    ) -> None:
+        """Everything a substrate has before its physics: shape, seed, counters, generator."""
         if in_features < 1 or out_features < 1:
             raise ConfigError(
                 f"substrate needs in_features >= 1 and out_features >= 1, "
@@ -169,8 +150,7 @@ class Substrate(ABC):
         self.seed = int(seed)
         self.counters = Counters()
         self.generator = torch.Generator().manual_seed(self.seed)
-        self._config = config if config is not None else self.config_class()
-        self._config.validate()
+        self._config: ConfigT = config if config is not None else cast(ConfigT, self.config_class())
 
     # --- the protocol -------------------------------------------------------------------------
 
@@ -260,7 +240,7 @@ class Substrate(ABC):
         """Shape of the programmable parameters: ``(out, in + 1)`` for a linear stage."""
         return (self.out_features, self.in_features + 1)
 
-    def config(self) -> SubstrateConfig:
+    def config(self) -> ConfigT:
         """The substrate's typed config (values that rebuild it, with its shape and seed)."""
         return self._config
 
@@ -314,6 +294,11 @@ class Substrate(ABC):
     # --- to implement ---------------------------------------------------------------------------
 
     @abstractmethod
+    def _build(self) -> None:
+        """Set up the physical state from ``self.config()``, drawing any fabrication
+        randomness from ``self.generator``."""
+
+    @abstractmethod
     def _measure(self, x: Tensor) -> Tensor: ...
 
     @abstractmethod
@@ -360,51 +345,3 @@ def all_finite(values: Tensor) -> bool:
         return True
     values = values.detach()
     return math.isfinite(float(values.sum())) or bool(torch.isfinite(values).all())
-
-
-def first_flagged(mask: np.ndarray) -> tuple[int, int, int] | None:
-    """``(count, row, column)`` of the flagged entries of a 2-D boolean mask (the first one in
-    row-major order), or ``None``: what error messages about bad values report."""
-    if not mask.any():
-        return None
-    row, col = (int(i) for i in np.argwhere(mask)[0])
-    return int(mask.sum()), row, col
-
-
-def with_bias_column(x: Tensor) -> Tensor:
-    """Append the constant bias input line: ``(n, d) -> (n, d + 1)``, ones in the last column."""
-    return torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)], dim=1)
-
-
-def linear_twin(x: Tensor, params: Tensor) -> Tensor:
-    """The exact digital model of a linear layer with a bias column: ``z = [x, 1] W^T``."""
-    return with_bias_column(x) @ params.T
-
-
-SUBSTRATES: dict[str, type[Substrate]] = {}
-
-
-def register(cls: type[Substrate]) -> type[Substrate]:
-    """Class decorator adding a substrate to the registry under ``cls.name``."""
-    SUBSTRATES[cls.name] = cls
-    return cls
-
-
-def make_substrate(
-    name: str,
-    in_features: int,
-    out_features: int,
-    *,
-    seed: int = 0,
-    config: dict[str, Any] | SubstrateConfig | None = None,
-) -> Substrate:
-    """Build a registered substrate by name, with a config dict or object (defaults if None)."""
-    if name not in SUBSTRATES:
-        raise ConfigError(f"unknown substrate {name!r}; choices: {sorted(SUBSTRATES)}")
-    cls = SUBSTRATES[name]
-    if config is None:
-        config = cls.config_class()
-    elif isinstance(config, dict):
-        config = cls.config_class.from_dict(config)
-    config.validate()
-    return cls(in_features, out_features, seed=seed, config=config)  # type: ignore[call-arg]
