@@ -210,3 +210,31 @@ class Counted(Fault):
 
     @abstractmethod
     def _inject(self, substrate: Any, seed: int, count: int, generator: torch.Generator) -> int: ...
+
+
+class Masked(Counted):
+    """A counted defect kept as a boolean mask on the substrate (dead lines, unresponsive
+    devices, dead pixels): ``count`` items are drawn from :meth:`candidates` and marked."""
+
+    @abstractmethod
+    def defective(self, substrate: Any) -> Tensor:
+        """The mask of the items that have this fault now."""
+
+    @abstractmethod
+    def mark(self, substrate: Any, chosen: Tensor) -> None:
+        """Give the items in the mask ``chosen`` this fault."""
+
+    def candidates(self, substrate: Any) -> Tensor:
+        """The items that can still get this fault (default: those that do not have it)."""
+        return ~self.defective(substrate)
+
+    def population(self, substrate: Any) -> int:
+        return int(self.defective(substrate).numel())
+
+    def affected(self, substrate: Any) -> int:
+        return int(self.defective(substrate).sum())
+
+    def _inject(self, substrate: Any, seed: int, count: int, generator: torch.Generator) -> int:
+        chosen = choose(self.candidates(substrate), count, generator)
+        self.mark(substrate, chosen)
+        return int(chosen.sum())

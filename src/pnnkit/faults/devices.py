@@ -9,7 +9,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from pnnkit.faults.base import Counted, Fault, choose, derived_generator
+from pnnkit.faults.base import Counted, Fault, Masked, choose, derived_generator
 from pnnkit.physics.capabilities import (
     ArrayLines,
     ConductanceDrift,
@@ -89,66 +89,45 @@ def cluster_weights(
 
 
 @dataclass
-class Unresponsive(Counted):
+class Unresponsive(Masked):
     """Devices whose programming has no effect (they keep their present conductance)."""
 
     kind: ClassVar[str] = "unresponsive"
     capability: ClassVar[type] = UnresponsiveDevices
 
-    def population(self, substrate: UnresponsiveDevices) -> int:
-        return int(substrate.conductance.numel())
+    def defective(self, substrate: UnresponsiveDevices) -> Tensor:
+        return substrate.unresponsive
 
-    def affected(self, substrate: UnresponsiveDevices) -> int:
-        return int(substrate.unresponsive.sum())
-
-    def _inject(
-        self, substrate: UnresponsiveDevices, seed: int, count: int, generator: torch.Generator
-    ) -> int:
-        chosen = choose(~substrate.unresponsive, count, generator)
+    def mark(self, substrate: UnresponsiveDevices, chosen: Tensor) -> None:
         substrate.set_unresponsive(chosen)
-        return int(chosen.sum())
 
 
 @dataclass
-class DeadRows(Counted):
+class DeadRows(Masked):
     """Open input rows (word lines, the bias row included): their devices carry no current."""
 
     kind: ClassVar[str] = "dead_rows"
     capability: ClassVar[type] = ArrayLines
 
-    def population(self, substrate: ArrayLines) -> int:
-        return int(substrate.dead_rows.numel())
+    def defective(self, substrate: ArrayLines) -> Tensor:
+        return substrate.dead_rows
 
-    def affected(self, substrate: ArrayLines) -> int:
-        return int(substrate.dead_rows.sum())
-
-    def _inject(
-        self, substrate: ArrayLines, seed: int, count: int, generator: torch.Generator
-    ) -> int:
-        chosen = choose(~substrate.dead_rows, count, generator)
+    def mark(self, substrate: ArrayLines, chosen: Tensor) -> None:
         substrate.set_dead_lines(rows=chosen)
-        return int(chosen.sum())
 
 
 @dataclass
-class DeadCols(Counted):
+class DeadCols(Masked):
     """Open output columns (bit lines): the output reads no current."""
 
     kind: ClassVar[str] = "dead_cols"
     capability: ClassVar[type] = ArrayLines
 
-    def population(self, substrate: ArrayLines) -> int:
-        return int(substrate.dead_cols.numel())
+    def defective(self, substrate: ArrayLines) -> Tensor:
+        return substrate.dead_cols
 
-    def affected(self, substrate: ArrayLines) -> int:
-        return int(substrate.dead_cols.sum())
-
-    def _inject(
-        self, substrate: ArrayLines, seed: int, count: int, generator: torch.Generator
-    ) -> int:
-        chosen = choose(~substrate.dead_cols, count, generator)
+    def mark(self, substrate: ArrayLines, chosen: Tensor) -> None:
         substrate.set_dead_lines(cols=chosen)
-        return int(chosen.sum())
 
 
 @dataclass

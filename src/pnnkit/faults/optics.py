@@ -8,72 +8,58 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+from torch import Tensor
 
-from pnnkit.faults.base import Counted, Fault, choose, derived_generator
+from pnnkit.faults.base import Fault, Masked, derived_generator
 from pnnkit.physics.capabilities import DetectorPixels, DriftingPhase, ModulatorPixels
 
 
 @dataclass
-class DeadSLM(Counted):
+class DeadSLM(Masked):
     """SLM pixels that emit no field."""
 
     kind: ClassVar[str] = "dead_slm"
     capability: ClassVar[type] = ModulatorPixels
 
-    def population(self, substrate: ModulatorPixels) -> int:
-        return int(substrate.slm_dead.numel())
+    def defective(self, substrate: ModulatorPixels) -> Tensor:
+        return substrate.slm_dead
 
-    def affected(self, substrate: ModulatorPixels) -> int:
-        return int(substrate.slm_dead.sum())
-
-    def _inject(
-        self, substrate: ModulatorPixels, seed: int, count: int, generator: torch.Generator
-    ) -> int:
-        chosen = choose(~substrate.slm_dead, count, generator)
+    def mark(self, substrate: ModulatorPixels, chosen: Tensor) -> None:
         substrate.set_dead_slm(chosen)
-        return int(chosen.sum())
 
 
 @dataclass
-class DeadCamera(Counted):
+class DeadCamera(Masked):
     """Camera pixels that read 0."""
 
     kind: ClassVar[str] = "dead_camera"
     capability: ClassVar[type] = DetectorPixels
 
-    def population(self, substrate: DetectorPixels) -> int:
-        return int(substrate.camera_dead.numel())
+    def defective(self, substrate: DetectorPixels) -> Tensor:
+        return substrate.camera_dead
 
-    def affected(self, substrate: DetectorPixels) -> int:
-        return int(substrate.camera_dead.sum())
+    def candidates(self, substrate: DetectorPixels) -> Tensor:
+        return ~(substrate.camera_dead | substrate.camera_hot)
 
-    def _inject(
-        self, substrate: DetectorPixels, seed: int, count: int, generator: torch.Generator
-    ) -> int:
-        chosen = choose(~(substrate.camera_dead | substrate.camera_hot), count, generator)
+    def mark(self, substrate: DetectorPixels, chosen: Tensor) -> None:
         substrate.set_camera_defects(dead=chosen)
-        return int(chosen.sum())
 
 
 @dataclass
-class HotCamera(Counted):
+class HotCamera(Masked):
     """Camera pixels that read full scale (saturated)."""
 
     kind: ClassVar[str] = "hot_camera"
     capability: ClassVar[type] = DetectorPixels
 
-    def population(self, substrate: DetectorPixels) -> int:
-        return int(substrate.camera_hot.numel())
+    def defective(self, substrate: DetectorPixels) -> Tensor:
+        return substrate.camera_hot
 
-    def affected(self, substrate: DetectorPixels) -> int:
-        return int(substrate.camera_hot.sum())
+    def candidates(self, substrate: DetectorPixels) -> Tensor:
+        return ~(substrate.camera_dead | substrate.camera_hot)
 
-    def _inject(
-        self, substrate: DetectorPixels, seed: int, count: int, generator: torch.Generator
-    ) -> int:
-        chosen = choose(~(substrate.camera_dead | substrate.camera_hot), count, generator)
+    def mark(self, substrate: DetectorPixels, chosen: Tensor) -> None:
         substrate.set_camera_defects(hot=chosen)
-        return int(chosen.sum())
 
 
 @dataclass
