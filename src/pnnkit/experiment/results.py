@@ -383,7 +383,7 @@ def format_description(info: dict[str, Any]) -> str:
         return _format_run(info)
     if info["kind"] == RL_RUN:
         if info["summary"] is not None:
-            from pnnkit.rl.cli import format_summary
+            from pnnkit.rl.summary import format_summary
 
             return format_summary(info["summary"])
         c = info["config"]

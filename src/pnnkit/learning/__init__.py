@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pnnkit.configtools import build
+from pnnkit.config import build
 from pnnkit.errors import ConfigError
 from pnnkit.learning.backprop import Backprop
 from pnnkit.learning.base import LearningRule, RuleConfig, StepStats

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pnnkit.configtools import check_types
+from pnnkit.config import check_types
 from pnnkit.errors import ConfigError, ShapeError
 from pnnkit.info import (
     WIDTH_RULES,

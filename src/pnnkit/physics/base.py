@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pnnkit.configtools import build, check_types
+from pnnkit.config import build, check_types
 from pnnkit.errors import ConfigError, MeasurementError, ShapeError
 
 
