@@ -25,9 +25,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--substrates", nargs="+", help=f"substrates (default: {' '.join(d.substrates)})"
     )
-    bench.add_argument(
-        "--datasets", nargs="+", help=f"datasets (default: {' '.join(d.datasets)})"
-    )
+    bench.add_argument("--datasets", nargs="+", help=f"datasets (default: {' '.join(d.datasets)})")
     _add_grid(bench, d.seeds, d.epochs, d.workers)
     bench.add_argument("--batch-size", type=int, default=d.batch_size)
     add_hidden(bench, d.hidden, "unit widths (256,256)")

@@ -23,7 +23,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     """Train the two runs and print them side by side."""
     from pnnkit.experiment import TrainConfig, train
-    from pnnkit.learning import rule_config
+    from pnnkit.learning import PIBConfig
 
     root = Path(args.out)
     rows = []
@@ -41,7 +41,7 @@ def run_demo(args: argparse.Namespace) -> int:
         f"pnnkit demo: sklearn digits, 25% test split ({TrainConfig().val_fraction:.0%} of "
         f"the rest for validation), units 256,256, seed {args.seed}"
     )
-    pib = rule_config("pib")
+    pib = PIBConfig()
     print(
         f"PIB: Renyi order {pib.estimator.alpha:g} ({pib.estimator.entropy_method}), beta "
         f"{pib.beta:g}, gamma {pib.gamma:g}, per-unit heads {pib.head_weight:g}, similarity "

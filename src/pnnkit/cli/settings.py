@@ -45,8 +45,7 @@ def add_train_settings(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--stage",
-        help=f"linear stage after non-linear physics: {one_of(linear)} "
-        f"(default {d.stage})",
+        help=f"linear stage after non-linear physics: {one_of(linear)} (default {d.stage})",
     )
     parser.add_argument(
         "--dataset",

@@ -84,7 +84,7 @@ def _stale_defaults(
         return {}
     names = {k: base[k] for s in sections for k in s.chosen_by if k in base}
     try:
-        defaults = build(cls, names).resolved()
+        defaults: dict[str, Any] = build(cls, names).resolved()
     except ConfigError:
         return {}
     return {target: defaults[target] for target in changed if target in defaults}
