@@ -10,8 +10,9 @@ import argparse
 from pnnkit.cli.flags import add_hidden, add_out, add_seed, add_set, add_validation, one_of
 
 
-def add_train_settings(parser: argparse.ArgumentParser) -> None:
-    """The ``--config`` file and a flag per common :class:`TrainConfig` field, then ``--set``."""
+def add_train_settings(parser: argparse.ArgumentParser, *, download: bool) -> None:
+    """The ``--config`` file and a flag per common :class:`TrainConfig` field, then ``--set``;
+    ``download``: also ``--download`` (a run fetches its dataset; ``config`` only reads)."""
     from pnnkit.cli.resolve import folder_datasets
     from pnnkit.data import available_datasets
     from pnnkit.experiment import TrainConfig
@@ -57,6 +58,13 @@ def add_train_settings(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"folder holding the raw files of {one_of(folder_datasets())}",
     )
+    if download:
+        parser.add_argument(
+            "--download",
+            action="store_true",
+            help=f"download the raw files of {one_of(folder_datasets())} into --data-dir first "
+            "(needs internet; never done otherwise)",
+        )
     parser.add_argument("--label-column", help="label column of a CSV dataset")
     parser.add_argument(
         "--faults",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from pnnkit.cli.flags import add_outputs, add_set, one_of, print_result
+from pnnkit.cli.flags import add_outputs, add_set, print_result
 from pnnkit.cli.format import format_summary
-from pnnkit.cli.resolve import folder_datasets, resume_overrides, train_config
+from pnnkit.cli.resolve import resume_overrides, train_config
 from pnnkit.cli.settings import add_train_settings
 from pnnkit.errors import ConfigError
 
@@ -16,13 +16,7 @@ from pnnkit.errors import ConfigError
 def add_verbs(verbs: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``config`` to the sub-command parsers ``verbs``."""
     train = verbs.add_parser("train", help="train a physical network, write a run folder")
-    add_train_settings(train)
-    train.add_argument(
-        "--download",
-        action="store_true",
-        help=f"download the raw files of {one_of(folder_datasets())} into --data-dir first "
-        "(needs internet; never done otherwise)",
-    )
+    add_train_settings(train, download=True)
     train.add_argument(
         "--resume",
         metavar="RUN",
@@ -72,7 +66,7 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print the table of every train setting, its default and meaning (Markdown)",
     )
-    add_train_settings(config)
+    add_train_settings(config, download=False)
     config.set_defaults(func=run_config)
 
 
