@@ -351,7 +351,7 @@ def test_help_lists_the_registered_methods_and_substrates(capsys):
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    text = " ".join(capsys.readouterr().out.split("options:", 1)[1].split())  # lines rewrapped
     assert f"learning rule: {', '.join(sorted(RULES))}" in text
     for name in SUBSTRATES:
         assert name in text.split("--substrate SUBSTRATE", 1)[1].split("--dataset", 1)[0]
