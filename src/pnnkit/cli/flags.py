@@ -8,6 +8,7 @@ so that only the flags given explicitly override the file.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -94,6 +95,4 @@ def add_validation(
 
 def print_result(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
     """``result`` as JSON on one line, or as ``text(result)``."""
-    import json
-
     print(json.dumps(result) if as_json else text(result))

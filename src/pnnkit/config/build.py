@@ -9,9 +9,12 @@ import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pnnkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 T = TypeVar("T")
 
@@ -32,7 +35,7 @@ def build(cls: type[T], values: Mapping[str, Any]) -> T:
     if upgrade is not None:
         values = upgrade(dict(values))
     hints = typing.get_type_hints(cls)
-    known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    known = [f.name for f in dataclasses.fields(cast("type[DataclassInstance]", cls))]
     unknown = sorted(set(values) - set(known), key=str)
     if unknown:
         raise ConfigError(

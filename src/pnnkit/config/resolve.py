@@ -8,13 +8,16 @@ import copy
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, cast
 
 from pnnkit.config.build import build
 from pnnkit.config.files import read_config_file
 from pnnkit.config.layout import Layout, layout_of
 from pnnkit.config.overrides import apply_overrides
 from pnnkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 T = TypeVar("T")
 
@@ -36,7 +39,7 @@ def resolve_config(
     run's ``config.json`` lists every default); entries that differ are kept and must suit the
     new choice. An error caused by the file alone names the file.
     """
-    base = dataclasses.asdict(cls())  # type: ignore[call-overload]
+    base = dataclasses.asdict(cast("DataclassInstance", cls()))
     if path is not None:
         base.update(read_config_file(path, cls))
     merged = _merge(cls, base, flags, assignments)
@@ -128,7 +131,7 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as plain values (what a run folder records)."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        return dataclasses.asdict(cast("DataclassInstance", self))
 
     def with_overrides(self, assignments: Sequence[str]) -> Self:
         """This config with ``KEY=VALUE`` strings applied (``epochs=10``, ``rule.beta=20``,
