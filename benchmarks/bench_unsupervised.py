@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from pnnkit.configtools import apply_overrides
+from pnnkit.config import apply_overrides
 from pnnkit.experiment import TrainConfig, train
 
 #: periphery of the units per substrate (see the module docstring)
@@ -148,7 +148,8 @@ def main() -> None:
     parser.add_argument("--name", default=None, help="results file unsupervised_NAME.json")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    options = apply_overrides({}, [f"rule.{a}" for a in args.assignments]).get("rule_options", {})
+    assigned = [f"rule.{a}" for a in args.assignments]
+    options = apply_overrides({}, assigned, TrainConfig.LAYOUT).get("rule_options", {})
     label = ", ".join(args.assignments) or "defaults"
     if args.sweep:
         jobs = [(s, 0, v, {**options, **SWEEP[v]}) for s in args.substrates for v in args.variants]

@@ -343,3 +343,15 @@ def test_demo_states_pib_settings_and_validation_accuracy(tmp_path, capsys):
     rows = [r for r in rows if len(r) == 7]  # the table's rows, not the prose
     assert [r[0] for r in rows] == ["pib", "backprop"]
     assert all(0.0 <= float(r[2]) <= 1.0 for r in rows)  # the validation accuracy column
+
+
+def test_help_lists_the_registered_methods_and_substrates(capsys):
+    from pnnkit.learning import RULES
+    from pnnkit.physics import SUBSTRATES
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split("options:", 1)[1].split())  # lines rewrapped
+    assert f"learning rule: {', '.join(sorted(RULES))}" in text
+    for name in SUBSTRATES:
+        assert name in text.split("--substrate SUBSTRATE", 1)[1].split("--dataset", 1)[0]

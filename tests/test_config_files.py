@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pnnkit.cli import main
-from pnnkit.configtools import dump_toml, field_docs, markdown_fields, read_config_file
+from pnnkit.config import dump_toml, field_docs, markdown_fields, read_config_file
 from pnnkit.experiment import TrainConfig
 from pnnkit.faults import format_faults, parse_faults
 
@@ -316,7 +316,7 @@ def test_docs_configuration_holds_the_current_field_table(capsys):
 
 
 def test_an_unquoted_bracket_list_on_the_command_line_is_a_list_of_words():
-    from pnnkit.configtools import apply_overrides
+    from pnnkit.config import apply_overrides
 
     values = apply_overrides(
         {}, ["unit_resources=[lab_a, lab_b]", "hidden=[8,4]", "none=[]", "odd=[a,[b]]"]
@@ -327,3 +327,137 @@ def test_an_unquoted_bracket_list_on_the_command_line_is_a_list_of_words():
         "none": [],
         "odd": "[a,[b]]",  # nested: left as text for the config to refuse
     }
+
+
+# -- the shape of the code: no import circles, one resolver -------------------------------------
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _module_imports(path: Path, name: str, modules: set[str]) -> set[str]:
+    """The pnnkit modules ``name`` imports, at module level or inside functions (an import
+    under ``if TYPE_CHECKING:`` is for the type checker only and does not count). Importing
+    ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` too, unless ``name`` is inside them."""
+    import ast
+
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            subs = {f"{base}.{alias.name}" for alias in node.names} & modules
+            found.update(subs)
+            if len(subs) < len(node.names):  # names defined in the package itself
+                found.add(base)
+    with_parents = set()
+    for module in found & modules:
+        parts = module.split(".")
+        for end in range(1, len(parts) + 1):
+            parent = ".".join(parts[:end])
+            if parent in modules and not (name == parent or name.startswith(parent + ".")):
+                with_parents.add(parent)
+    return with_parents
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Each module of the ``pnnkit`` package under ``root`` -> the pnnkit modules it imports."""
+    paths = {}
+    for path in (root / "pnnkit").rglob("*.py"):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    modules = set(paths)
+    return {name: _module_imports(path, name, modules) for name, path in paths.items()}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_the_cycle_finder_finds_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_import_circles_among_pnnkit_modules():
+    graph = import_graph(SRC)
+    assert "pnnkit.config.build" in graph and "pnnkit.cli.resolve" in graph
+    assert import_cycles(graph) == []
+
+
+def test_the_config_package_knows_nothing_of_what_it_configures():
+    graph = import_graph(SRC)
+    for name, imported in graph.items():
+        if name.startswith("pnnkit.config"):
+            assert imported <= {m for m in graph if m.startswith("pnnkit.config")} | {
+                "pnnkit",
+                "pnnkit.errors",
+            }, name
+
+
+def test_train_and_bench_build_the_same_config_through_the_one_resolver(tmp_path):
+    from pnnkit.cli import build_parser
+    from pnnkit.cli.resolve import train_config
+    from pnnkit.experiment.bench import BenchConfig
+
+    sets = ["rule.estimator.alpha=1.5", "substrate.levels=32", "epochs=4"]
+    argv = ["train", "--dataset", "iris", "--seed", "1", "--hidden", "8"]
+    argv += [f"--set={s}" for s in sets]
+    bench = BenchConfig(datasets=["iris"], seeds=[1], methods=["pib"], substrates=["crossbar"])
+    bench.hidden, bench.overrides, bench.epochs = [8], sets, 30
+    from_bench = bench.train_config(bench.jobs()[0], tmp_path)
+    argv += ["--out", from_bench.out, "--val-fraction", "0.1"]
+    from_train = train_config(build_parser().parse_args(argv))
+    assert from_train == from_bench
+    assert from_train.rule_config().estimator.alpha == 1.5  # type: ignore[attr-defined]
+    args = build_parser().parse_args(["bench", "--datasets", "iris", "--set", "rule.x=1"])
+    assert args.overrides == ["rule.x=1"]
+
+
+def test_every_verb_reports_a_bad_set_the_same_way(capsys, tmp_path):
+    pib = ["--methods", "pib"]  # (a bench of every rule would first meet one without a beta)
+    verbs = [["train"], ["config"], ["rl"], ["bench", "--datasets", "iris", *pib], ["faults", *pib]]
+    for verb in verbs:
+        code, _, err = run_cli(capsys, *verb, "--out", str(tmp_path), "--set", "rule.beta=-1")
+        assert code == 2 and "beta = -1.0 is invalid: must be >= 0" in err, (verb, err)
+        code, _, err = run_cli(capsys, *verb, "--out", str(tmp_path), "--set", "nonsense")
+        assert code == 2 and "--set expects KEY=VALUE" in err, (verb, err)

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pnnkit.configtools import build
+from pnnkit.config import build
 from pnnkit.errors import ConfigError, MeasurementError, ShapeError
 from pnnkit.learning.eqprop import EqProp, EqPropConfig
 from pnnkit.network import PhysicalNetwork, Unit

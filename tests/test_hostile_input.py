@@ -22,17 +22,15 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pnnkit.configtools import (
-    OVERRIDE_SECTIONS,
-    dump_toml,
-    file_layout,
-    resolve_config,
-)
+from pnnkit.config import dump_toml, file_layout, resolve_config
 from pnnkit.data import Dataset, load_csv, load_dataset, load_npz
 from pnnkit.errors import DataError, PnnkitError
 from pnnkit.experiment import TrainConfig
 from pnnkit.learning import RULES, rule_config
 from pnnkit.physics import SUBSTRATES
+
+#: the sections of a train config file and of --set (substrate, stage, rule)
+SECTION_NAMES = [s.key for s in TrainConfig.LAYOUT.sections]
 
 EXAMPLES = settings(
     max_examples=500,
@@ -417,7 +415,7 @@ def near_valid_toml(draw: st.DrawFn) -> bytes:
     substrate = draw(st.sampled_from(["crossbar", "ideal", "scattering", "mzi", "resistive"]))
     task = "unsupervised" if method == "pib" and draw(st.integers(0, 4)) == 0 else "supervised"
     base = TrainConfig(method=method, substrate=substrate, task=task)
-    document = file_layout(base.resolved())
+    document = file_layout(base.resolved(), TrainConfig.LAYOUT)
     if draw(st.booleans()):  # only some keys, as people write files
         keep = draw(st.sets(st.sampled_from(sorted(document)), max_size=6))
         document = {k: v for k, v in document.items() if k in keep | {"method", "task"}}
@@ -437,10 +435,10 @@ def near_valid_toml(draw: st.DrawFn) -> bytes:
     elif mutation == "unknown_key":
         document[draw(st.text(min_size=1, max_size=8))] = draw(TOML_VALUES)
     elif mutation == "unknown_option":
-        section = draw(st.sampled_from(sorted(OVERRIDE_SECTIONS)))
+        section = draw(st.sampled_from(sorted(SECTION_NAMES)))
         document.setdefault(section, {})[draw(st.sampled_from(OPTION_NAMES))] = draw(TOML_VALUES)
     elif mutation == "section_scalar":
-        document[draw(st.sampled_from(sorted(OVERRIDE_SECTIONS)))] = draw(TOML_VALUES)
+        document[draw(st.sampled_from(sorted(SECTION_NAMES)))] = draw(TOML_VALUES)
     elif mutation == "faults_tables":
         kinds = st.sampled_from(["stuck", "drift", "dead_cols", "nope", ""])
         entry = {"kind": draw(st.one_of(kinds, kinds, TOML_VALUES))}
@@ -502,7 +500,7 @@ def test_config_files_load_or_raise_a_clear_error(data: bytes, suffix: str):
 
 SET_KEYS = st.one_of(
     st.sampled_from(FIELDS),
-    st.sampled_from(sorted(OVERRIDE_SECTIONS)).flatmap(
+    st.sampled_from(sorted(SECTION_NAMES)).flatmap(
         lambda s: st.sampled_from([*OPTION_NAMES, "name", "estimator.alpha", "x.y"]).map(
             lambda n: f"{s}.{n}"
         )

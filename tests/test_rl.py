@@ -12,11 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pnnkit.cli.rl import add_rl_parser
 from pnnkit.errors import ConfigError, PnnkitError
 from pnnkit.learning.pib import PIB, PIBConfig
 from pnnkit.network import PhysicalNetwork
 from pnnkit.results.folder import RunFolder
-from pnnkit.rl.cli import add_rl_parser
 from pnnkit.rl.config import RLConfig
 from pnnkit.rl.envs import EnvPool, Episode, env_info, run_episodes
 from pnnkit.rl.pib_rl import (

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from pnnkit.cli import main
-from pnnkit.configtools import build
+from pnnkit.config import build
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError
 from pnnkit.experiment import TrainConfig, Trainer

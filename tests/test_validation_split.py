@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from pnnkit.cli import _config_from_args, build_parser, main
+from pnnkit.cli import build_parser, main
+from pnnkit.cli.resolve import train_config
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError, DataError
 from pnnkit.experiment import TrainConfig, Trainer, train
@@ -315,9 +316,9 @@ def test_an_old_run_folder_without_validation_still_shows(tmp_path, capsys):
 def test_train_flags_parse_into_the_config():
     parser = build_parser()
     args = parser.parse_args(["train", "--val-fraction", "0.2", "--select", "best-val"])
-    config = _config_from_args(args)
+    config = train_config(args)
     assert (config.val_fraction, config.select) == (0.2, "best-val")
-    config = _config_from_args(parser.parse_args(["train"]))
+    config = train_config(parser.parse_args(["train"]))
     assert (config.val_fraction, config.select) == (0.1, "last")
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--select", "best"])

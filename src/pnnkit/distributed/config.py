@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
-from pnnkit.configtools import build, check_types
+from pnnkit.config import Config, check_types
 from pnnkit.errors import ConfigError
 
 
 @dataclass
-class DistributedConfig:
+class DistributedConfig(Config):
     """How the units of a network are spread over Ray actors and kept alive.
 
     Attributes:
@@ -88,12 +86,3 @@ class DistributedConfig:
     def in_flight(self, units: int) -> int:
         """The effective ``max_in_flight`` for a chain of ``units`` units."""
         return self.max_in_flight or 2 * units
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-serialisable dict (what a run folder records)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DistributedConfig:
-        """Build from loose values (JSON, command line), coercing types, then validate."""
-        return build(cls, values)

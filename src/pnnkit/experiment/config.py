@@ -1,4 +1,5 @@
-"""The typed configuration of a training run, validated on load, saved with every run."""
+"""The typed configuration of a training run, validated on load, saved with every run; and
+its layout in config files and on the command line (:data:`SECTIONS`, written here once)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from pnnkit.configtools import apply_overrides, build, check_types
+from pnnkit.config import Config, Layout, Section, build, check_types
 from pnnkit.errors import ConfigError
-from pnnkit.faults import FaultSchedule
+from pnnkit.faults import FaultSchedule, format_faults, parse_faults
 from pnnkit.learning import RULES, RuleConfig, rule_config
 from pnnkit.learning.multiview import MultiViewConfig
 from pnnkit.network import ACTIVATIONS, PhysicalNetwork
@@ -19,9 +20,32 @@ TASKS = ("supervised", "unsupervised")
 #: which epoch's test accuracy a supervised run reports: the last, or the best on validation
 SELECTIONS = ("last", "best-val")
 
+#: the tables of a config file and the prefixes of ``--set`` (``[rule]``, ``rule.beta=20``):
+#: the options of the substrate (``name`` in the table names the substrate itself), of the
+#: linear stage, and of the rule, whose meaning the method (and the task) choose
+SECTIONS = (
+    Section("substrate", "substrate_options", chosen_by=("substrate",)),
+    Section("stage", "stage_options", chosen_by=("stage",)),
+    Section("rule", "rule_options", chosen_by=("method", "task")),
+)
+
+
+def fault_tables(value: Any) -> Any:
+    """A ``faults`` list of tables (the table form of :mod:`pnnkit.faults.spec`, as a config
+    file writes it) as the equivalent spec string; other values unchanged."""
+    if not isinstance(value, list):
+        return value
+    for index, table in enumerate(value):
+        if not isinstance(table, dict) or not isinstance(table.get("kind"), str):
+            raise ConfigError(
+                f"faults[{index}] = {table!r} is invalid: must be a table with a "
+                f"'kind' string (e.g. {{kind = \"stuck\", rate = 0.2}})"
+            )
+    return format_faults(parse_faults(value))
+
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     """Everything that defines a training run (every field has a default).
 
     Attributes:
@@ -119,6 +143,8 @@ class TrainConfig:
     tensorboard: bool = False
     out: str = "runs/latest"
 
+    LAYOUT = Layout(SECTIONS, file_forms={"faults": fault_tables})
+
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid field, its value, what is allowed."""
 
@@ -200,16 +226,6 @@ class TrainConfig:
         )
         values["rule_options"] = self.rule_config().to_dict()
         return values
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from loose values (JSON, command line), coercing types, then validate."""
-        return build(cls, values)
-
-    def with_overrides(self, assignments: list[str]) -> TrainConfig:
-        """This config with ``KEY=VALUE`` strings applied (``epochs=10``, ``rule.beta=20``,
-        ``substrate.levels=128``; see :func:`pnnkit.configtools.apply_overrides`)."""
-        return TrainConfig.from_dict(apply_overrides(dataclasses.asdict(self), assignments))
 
 
 def resolved_hardware(

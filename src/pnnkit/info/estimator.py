@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pnnkit.configtools import check_types
+from pnnkit.config import check_types
 from pnnkit.errors import ConfigError, ShapeError
 from pnnkit.info.bottleneck import Squares, bottleneck_gradient, bottleneck_terms, direction_gram
 from pnnkit.info.entropy import joint_entropy, renyi_entropy

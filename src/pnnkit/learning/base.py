@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from pnnkit.configtools import check_types
+from pnnkit.config import check_types
 from pnnkit.errors import ConfigError
 from pnnkit.info.kernels import NORM_EPS
 from pnnkit.learning.optim import OPTIMIZERS, UpdateRule, cosine_lr

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pnnkit.configtools import check_types
+from pnnkit.config import check_types
 from pnnkit.errors import ConfigError
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Substrate

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pnnkit.configtools import build
+from pnnkit.config import build
 from pnnkit.errors import ConfigError
 from pnnkit.network import PhysicalNetwork
 

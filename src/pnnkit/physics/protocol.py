@@ -48,7 +48,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 import torch
 from torch import Tensor
 
-from pnnkit.configtools import build, check_types
+from pnnkit.config import build, check_types
 from pnnkit.errors import ConfigError, MeasurementError, ShapeError
 from pnnkit.physics.counters import Counters
 

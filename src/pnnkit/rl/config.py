@@ -6,9 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from pnnkit.configtools import apply_overrides, build, check_types
+from pnnkit.config import Config, Layout, build, check_types
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.config import resolved_hardware, substrate_spec
+from pnnkit.experiment.config import SECTIONS, resolved_hardware, substrate_spec
 from pnnkit.learning.pib import PIBConfig
 from pnnkit.network import ACTIVATIONS
 from pnnkit.physics import SUBSTRATES
@@ -43,7 +43,7 @@ DEFAULT_EPISODES_PER_ITERATION = {"pib": 16, "reinforce": 4}
 
 
 @dataclass
-class RLConfig:
+class RLConfig(Config):
     """Everything that defines a reinforcement-learning run (every field has a default).
 
     Attributes:
@@ -109,6 +109,8 @@ class RLConfig:
     stage_options: dict[str, Any] = field(default_factory=dict)
     rule_options: dict[str, Any] = field(default_factory=dict)
     out: str = "runs/rl"
+
+    LAYOUT = Layout(SECTIONS)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid field, its value, what is allowed."""
@@ -194,13 +196,3 @@ class RLConfig:
         )
         values["rule_options"] = dataclasses.asdict(self.rule_config())
         return values
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RLConfig:
-        """Build from loose values (JSON, command line), coercing types, then validate."""
-        return build(cls, values)
-
-    def with_overrides(self, assignments: list[str]) -> RLConfig:
-        """This config with ``KEY=VALUE`` strings applied (``epochs=10``, ``rule.beta=20``,
-        ``substrate.levels=128``; see :func:`pnnkit.configtools.apply_overrides`)."""
-        return RLConfig.from_dict(apply_overrides(dataclasses.asdict(self), assignments))

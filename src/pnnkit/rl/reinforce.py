@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pnnkit.configtools import check_types
+from pnnkit.config import check_types
 from pnnkit.errors import ConfigError
 from pnnkit.rl.envs import Episode
 from pnnkit.rl.policy import ObsScaler, choose_actions

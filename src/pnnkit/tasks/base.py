@@ -14,15 +14,17 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import Tensor
 
 from pnnkit.data import Dataset
-from pnnkit.experiment.config import TrainConfig
-from pnnkit.experiment.evaluation import Evaluator
 from pnnkit.learning import LearningRule, RuleConfig
 from pnnkit.network import PhysicalNetwork
+
+if TYPE_CHECKING:  # the run's pieces use tasks; tasks name them in annotations only
+    from pnnkit.experiment.config import TrainConfig
+    from pnnkit.experiment.evaluation import Evaluator
 
 
 @dataclass
