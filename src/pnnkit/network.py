@@ -23,7 +23,7 @@ from torch import Tensor
 
 from pnnkit.errors import BadMeasurementError, ConfigError
 from pnnkit.info import unit_normalize
-from pnnkit.physics import SUBSTRATES, Counters, Substrate, make_substrate
+from pnnkit.physics import SUBSTRATES, Counters, Substrate, SubstrateConfig, make_substrate
 
 
 def _relu_grad(z: Tensor) -> Tensor:
@@ -235,9 +235,9 @@ class PhysicalNetwork:
         num_classes: int,
         *,
         activation: str = "relu",
-        substrate_config: dict[str, Any] | None = None,
+        substrate_config: dict[str, Any] | SubstrateConfig | None = None,
         stage: str = "ideal",
-        stage_config: dict[str, Any] | None = None,
+        stage_config: dict[str, Any] | SubstrateConfig | None = None,
         seed: int = 0,
     ) -> PhysicalNetwork:
         """Units of the given widths. A linear ``substrate`` (ideal, crossbar) is each unit's
@@ -246,19 +246,24 @@ class PhysicalNetwork:
         size it was recorded at: it is the first unit's physics only, and further widths add
         stage-only units. Unit ``k``'s hardware is seeded from ``seed * 1000 + k`` (physics
         and stage with different offsets). An energy-based ``substrate`` is one unit whose
-        layers have the given widths (the last is its output), with no stage."""
+        layers have the given widths (the last is its output), with no stage. The configs are
+        dicts of settings or built configs; every unit shares the one built config."""
         if not widths or any(w < 1 for w in widths):
             raise ConfigError(f"hidden widths must be a non-empty list of positive ints: {widths}")
-        if substrate not in SUBSTRATES:
-            raise ConfigError(f"unknown substrate {substrate!r}; choices: {sorted(SUBSTRATES)}")
+        for name in (substrate, stage):
+            if name not in SUBSTRATES:
+                raise ConfigError(f"unknown substrate {name!r}; choices: {sorted(SUBSTRATES)}")
         kind = SUBSTRATES[substrate]
         if kind.energy_based:
-            config = {**(substrate_config or {}), "hidden": list(widths[:-1])}
+            options = _options(substrate_config)
+            config = {**options, "hidden": list(widths[:-1])}
             physics = make_substrate(substrate, in_features, widths[-1], seed=seed, config=config)
             return cls([Unit(None, "identity", physics)], num_classes, seed=seed)
+        substrate_config = _built(substrate, substrate_config)
+        stage_config = _built(stage, stage_config)
         recorded = None
         if not kind.linear:
-            recorded = kind.recorded_shape(kind.config_class.from_dict(substrate_config or {}))
+            recorded = kind.recorded_shape(substrate_config)
         if recorded is not None and recorded[0] != in_features:
             raise ConfigError(
                 f"the recorded {substrate} system takes {recorded[0]} inputs but the data has "
@@ -384,3 +389,15 @@ class PhysicalNetwork:
             if unit.physics is not None:
                 unit.physics.load_state_dict(saved["physics"])
         self.readout.load_state_dict(state["readout"])
+
+
+def _built(name: str, config: dict[str, Any] | SubstrateConfig | None) -> SubstrateConfig:
+    """The substrate ``name``'s config, built (so validated) if given as settings."""
+    if isinstance(config, SubstrateConfig):
+        return config
+    return SUBSTRATES[name].config_class.from_dict(config or {})
+
+
+def _options(config: dict[str, Any] | SubstrateConfig | None) -> dict[str, Any]:
+    """A substrate config as settings."""
+    return config.to_dict() if isinstance(config, SubstrateConfig) else dict(config or {})

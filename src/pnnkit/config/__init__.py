@@ -8,7 +8,7 @@ tables of the docs (:mod:`~pnnkit.config.docs`)."""
 
 from __future__ import annotations
 
-from pnnkit.config.build import build, check_types, coerce
+from pnnkit.config.build import Validated, build, check_types, coerce
 from pnnkit.config.docs import field_docs, markdown_fields
 from pnnkit.config.files import dump_toml, read_config_file
 from pnnkit.config.layout import Layout, Section, file_layout
@@ -19,6 +19,7 @@ __all__ = [
     "Config",
     "Layout",
     "Section",
+    "Validated",
     "apply_overrides",
     "build",
     "check_types",

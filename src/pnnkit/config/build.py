@@ -21,10 +21,27 @@ T = TypeVar("T")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
+class Validated:
+    """Base of a config dataclass that checks itself when it is constructed: ``__post_init__``
+    calls :meth:`validate`, so a config built from a file, from flags or by hand in Python is
+    checked once, the moment it exists, and code that receives one never checks it again.
+    A config is a value: change one by building a new one (``dataclasses.replace``,
+    ``with_overrides``), not by assigning to its fields."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`~pnnkit.errors.ConfigError` naming the first invalid field, its value
+        and what is allowed (subclasses extend this, calling ``super().validate()`` first)."""
+        check_types(self)
+
+
 def build(cls: type[T], values: Mapping[str, Any]) -> T:
     """``cls(**values)`` for a dataclass, after rejecting unknown names (listing the known ones)
-    and coercing each value to its field's type (nested config dataclasses from dicts);
-    then ``validate()`` if the class has one.
+    and coercing each value to its field's type (nested config dataclasses from dicts). A
+    :class:`Validated` config checks itself as it is constructed; another class's
+    ``validate()``, if it has one, is called here.
 
     A class whose fields were renamed keeps reading old files through a static method
     ``upgrade(values) -> values`` that maps old names and values to the new ones; it runs first.
@@ -45,7 +62,7 @@ def build(cls: type[T], values: Mapping[str, Any]) -> T:
     coerced = {name: coerce(f"{cls.__name__}.{name}", hints[name], v) for name, v in values.items()}
     config = cls(**coerced)
     validate = getattr(config, "validate", None)
-    if validate is not None:
+    if validate is not None and not isinstance(config, Validated):
         validate()
     return config
 

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, cast
 
-from pnnkit.config.build import build
+from pnnkit.config.build import Validated, build
 from pnnkit.config.files import read_config_file
 from pnnkit.config.layout import Layout, layout_of
 from pnnkit.config.overrides import apply_overrides
@@ -117,9 +117,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class Config:
-    """The base of a config dataclass: building from loose values, the plain form, and
-    ``--set`` strings applied, each through :func:`build` (so through ``validate``).
+class Config(Validated):
+    """The base of a run's config dataclass: validated when constructed (:class:`Validated`);
+    building from loose values, the plain form, and ``--set`` strings applied, each through
+    :func:`build`.
     ``LAYOUT`` (a plain class attribute, not a field) gives the config's sections."""
 
     LAYOUT: ClassVar[Layout] = Layout()

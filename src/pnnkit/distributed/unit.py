@@ -40,7 +40,7 @@ from pnnkit.errors import (
     PnnkitError,
     TooManyBadMeasurementsError,
 )
-from pnnkit.experiment.config import TrainConfig, build_network
+from pnnkit.experiment.config import TrainConfig
 from pnnkit.experiment.evaluation import EVAL_CHUNK, evaluation_apart
 from pnnkit.faults import FaultSchedule
 from pnnkit.learning.pib import PIB, PIBConfig, UnitPass
@@ -113,7 +113,7 @@ class Replica:
         """What a run's config builds, as :class:`~pnnkit.experiment.trainer.Trainer` builds it
         (before calibration)."""
         check_supported(config)
-        network = build_network(config, num_features, num_classes)
+        network = config.build_network(num_features, num_classes)
         faults = FaultSchedule(config.faults or None, seed=config.seed)
         faults.check(network)
         rule_config = config.rule_config()

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from pnnkit.config import Validated
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError, PnnkitError
 from pnnkit.experiment.config import TrainConfig, substrate_spec
@@ -72,7 +73,7 @@ CELL_COLUMNS = [
 
 
 @dataclass
-class BenchConfig:
+class BenchConfig(Validated):
     """The grid and the settings shared by all its runs.
 
     ``methods`` defaults to every registered rule (:data:`pnnkit.learning.RULES`), pairs a rule
@@ -165,7 +166,6 @@ def _run(config: TrainConfig) -> dict[str, Any]:
 
 def run_bench(config: BenchConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run the grid; returns ``{"cells", "runs", "skipped", "files", "wall_seconds"}``."""
-    config.validate()
     out = create_results_folder(config.out, BENCH)
     runnable, skipped = [], []
     for job in config.jobs():

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from pnnkit.data import Dataset, load_dataset
-from pnnkit.experiment.config import TrainConfig, build_network
+from pnnkit.experiment.config import TrainConfig
 from pnnkit.faults import FaultSchedule
 from pnnkit.info import BottleneckEstimator
 from pnnkit.learning import LearningRule, PIBConfig
@@ -51,7 +51,7 @@ def build_run(config: TrainConfig, *, new: bool = True) -> RunParts:
         label_column=config.label_column,
         val_fraction=config.validation_fraction(),
     )
-    network = build_network(config, data.num_features, data.num_classes)
+    network = config.build_network(data.num_features, data.num_classes)
     faults = FaultSchedule(config.faults or None, seed=config.seed)
     faults.check(network)
     fault_log: list[dict[str, Any]] = []

@@ -4,6 +4,7 @@ its layout in config files and on the command line (:data:`SECTIONS`, written he
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from pnnkit.faults import FaultSchedule, format_faults, parse_faults
 from pnnkit.learning import RULES, RuleConfig, rule_config
 from pnnkit.learning.multiview import MultiViewConfig
 from pnnkit.network import ACTIVATIONS, PhysicalNetwork
-from pnnkit.physics import SUBSTRATES
+from pnnkit.physics import SUBSTRATES, SubstrateConfig
 
 #: what a run learns: from the labels, or without them (multi-view PIB)
 TASKS = ("supervised", "unsupervised")
@@ -44,8 +45,65 @@ def fault_tables(value: Any) -> Any:
     return format_faults(parse_faults(value))
 
 
+class NetworkSettings:
+    """The fields of a run's config that describe its physical network, checked and built
+    once, when the config is: the part :class:`TrainConfig` and
+    :class:`pnnkit.rl.config.RLConfig` share. The substrate's and the stage's options become
+    their typed configs here (each naming its own invalid fields), and the network is built
+    from those."""
+
+    substrate: str
+    substrate_options: dict[str, Any]
+    stage: str
+    stage_options: dict[str, Any]
+    hidden: list[int]
+    activation: str
+    seed: int
+
+    def check_network(self, bad: Callable[[str, str], ConfigError]) -> None:
+        """Check the substrate, stage and activation names (``bad(field, allowed)`` makes the
+        error) and build the substrate's and the stage's configs."""
+        name, options = substrate_spec(self.substrate, self.substrate_options)
+        if name not in SUBSTRATES:
+            raise bad("substrate", f"choose one of {sorted(SUBSTRATES)} or measured:PATH")
+        linear_stages = sorted(n for n, c in SUBSTRATES.items() if c.linear)
+        if self.stage not in linear_stages:
+            raise bad("stage", f"must be a linear substrate: one of {linear_stages}")
+        if self.activation not in ACTIVATIONS:
+            raise bad("activation", f"choose one of {sorted(ACTIVATIONS)}")
+        self._substrate = name, SUBSTRATES[name].config_class.from_dict(options)
+        self._stage_config = SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
+
+    def substrate_config(self) -> tuple[str, SubstrateConfig]:
+        """The substrate's registered name (``measured:PATH`` is ``measured``) and typed config."""
+        return self._substrate
+
+    def resolved_hardware(self) -> dict[str, dict[str, Any]]:
+        """``substrate_options`` and ``stage_options`` with every default of their configs
+        filled in (what a run folder records)."""
+        return {
+            "substrate_options": self._substrate[1].to_dict(),
+            "stage_options": self._stage_config.to_dict(),
+        }
+
+    def build_network(self, in_features: int, out_features: int) -> PhysicalNetwork:
+        """The physical network these settings describe, uncalibrated."""
+        name, substrate_config = self._substrate
+        return PhysicalNetwork.build(
+            name,
+            in_features,
+            self.hidden,
+            out_features,
+            activation=self.activation,
+            substrate_config=substrate_config,
+            stage=self.stage,
+            stage_config=self._stage_config,
+            seed=self.seed,
+        )
+
+
 @dataclass
-class TrainConfig(Config):
+class TrainConfig(NetworkSettings, Config):
     """Everything that defines a training run (every field has a default).
 
     Attributes:
@@ -164,14 +222,7 @@ class TrainConfig(Config):
                 f"method = {self.method!r} is invalid for task 'unsupervised': it supports "
                 f"method 'pib' only (multi-view PIB)"
             )
-        name, options = substrate_spec(self.substrate, self.substrate_options)
-        if name not in SUBSTRATES:
-            raise bad("substrate", f"choose one of {sorted(SUBSTRATES)} or measured:PATH")
-        linear_stages = sorted(n for n, c in SUBSTRATES.items() if c.linear)
-        if self.stage not in linear_stages:
-            raise bad("stage", f"must be a linear substrate: one of {linear_stages}")
-        if self.activation not in ACTIVATIONS:
-            raise bad("activation", f"choose one of {sorted(ACTIVATIONS)}")
+        self.check_network(bad)
         if not 0 < self.test_size < 1:
             raise bad("test_size", "must be in (0, 1)")
         if not 0 <= self.val_fraction < 1:
@@ -199,10 +250,11 @@ class TrainConfig(Config):
             raise bad("calibration_samples", "must be an integer >= 2")
         if self.max_bad_batches < 1:
             raise bad("max_bad_batches", "must be an integer >= 1")
-        # Nested sections validate themselves and name their own fields.
-        SUBSTRATES[name].config_class.from_dict(options)
-        SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
-        self.rule_config()
+        # The rule's section validates itself and names its own fields.
+        if self.task == "unsupervised":
+            self._rule: RuleConfig = build(MultiViewConfig, self.rule_options)
+        else:
+            self._rule = rule_config(self.method, self.rule_options)
 
     def validation_fraction(self) -> float:
         """The fraction of the training split this run holds out for validation:
@@ -210,34 +262,17 @@ class TrainConfig(Config):
         return self.val_fraction if self.task == "supervised" else 0.0
 
     def rule_config(self) -> RuleConfig:
-        """The typed, validated config of the rule this run trains with: the method's, or
-        :class:`~pnnkit.learning.multiview.MultiViewConfig` for the unsupervised task."""
-        if self.task == "unsupervised":
-            return build(MultiViewConfig, self.rule_options)
-        return rule_config(self.method, self.rule_options)
+        """The typed config of the rule this run trains with (built when this config was): the
+        method's, or :class:`~pnnkit.learning.multiview.MultiViewConfig` for the unsupervised
+        task."""
+        return self._rule
 
     def resolved(self) -> dict[str, Any]:
         """This config with every nested default filled in: what is saved with the run."""
         values = dataclasses.asdict(self)
-        values.update(
-            resolved_hardware(
-                self.substrate, self.substrate_options, self.stage, self.stage_options
-            )
-        )
+        values.update(self.resolved_hardware())
         values["rule_options"] = self.rule_config().to_dict()
         return values
-
-
-def resolved_hardware(
-    substrate: str, substrate_options: dict[str, Any], stage: str, stage_options: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """``substrate_options`` and ``stage_options`` with every default of their configs filled
-    in (what a run folder records)."""
-    name, options = substrate_spec(substrate, substrate_options)
-    return {
-        "substrate_options": SUBSTRATES[name].config_class.from_dict(options).to_dict(),
-        "stage_options": SUBSTRATES[stage].config_class.from_dict(stage_options).to_dict(),
-    }
 
 
 def substrate_spec(spec: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -251,22 +286,3 @@ def substrate_spec(spec: str, options: dict[str, Any]) -> tuple[str, dict[str, A
             f"(a CSV or NPZ recording of a real system)"
         )
     return name, {**options, "path": path}
-
-
-def build_network(config: Any, in_features: int, out_features: int) -> PhysicalNetwork:
-    """The physical network a run's config describes (its ``substrate`` and
-    ``substrate_options``, ``hidden``, ``activation``, ``stage`` and ``stage_options``,
-    ``seed``), uncalibrated: a training run's (:class:`TrainConfig`) or an RL policy's
-    (:class:`pnnkit.rl.config.RLConfig`), which share these fields."""
-    substrate, options = substrate_spec(config.substrate, config.substrate_options)
-    return PhysicalNetwork.build(
-        substrate,
-        in_features,
-        config.hidden,
-        out_features,
-        activation=config.activation,
-        substrate_config=options,
-        stage=config.stage,
-        stage_config=config.stage_options,
-        seed=config.seed,
-    )

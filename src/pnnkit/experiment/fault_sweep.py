@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pnnkit.config import Validated
 from pnnkit.errors import ConfigError
 from pnnkit.experiment.bench import DEFAULT_SUBSTRATES, BenchConfig, run_bench
 from pnnkit.faults import parse_faults
@@ -42,7 +43,7 @@ SWEEP_COLUMNS = [
 
 
 @dataclass
-class FaultSweepConfig:
+class FaultSweepConfig(Validated):
     """The sweep: ``kind`` (a fault kind), ``rates`` (its levels, 0 = fault-free reference),
     ``when`` (``start`` or ``epoch=E``), ``options`` (extra ``key=value`` of the kind, e.g.
     ``pattern=clustered``), and the grid shared by every rate (methods, substrate, seeds,
@@ -100,7 +101,6 @@ class FaultSweepConfig:
 
 def run_fault_sweep(config: FaultSweepConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run every rate's grid; returns ``{"rows", "skipped", "files"}``."""
-    config.validate()
     out = create_results_folder(config.out, FAULTS)
     rows: list[dict[str, Any]] = []
     curves: dict[tuple[str, float], list[float]] = {}

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pnnkit.config import check_types
+from pnnkit.config import Validated, check_types
 from pnnkit.errors import ConfigError, ShapeError
 from pnnkit.info.bottleneck import Squares, bottleneck_gradient, bottleneck_terms, direction_gram
 from pnnkit.info.entropy import joint_entropy, renyi_entropy
@@ -35,7 +35,7 @@ ESTIMATOR_SOLVERS: tuple[str, ...] = ("autograd", "exact", "lanczos")
 
 
 @dataclass
-class BottleneckEstimator:
+class BottleneckEstimator(Validated):
     """How the information terms ``I(X;T)`` and ``I(T;Y)`` of a unit are estimated.
 
     ``sigma2``: squared width of the Gaussian kernel on length-normalised unit outputs (chosen
@@ -82,6 +82,7 @@ class BottleneckEstimator:
     def __post_init__(self) -> None:
         #: the squares of the step's input and label Gram matrices (not a setting)
         self.squares = Squares()
+        super().__post_init__()
 
     @staticmethod
     def upgrade(values: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from pnnkit.config import check_types
+from pnnkit.config import Validated, check_types
 from pnnkit.errors import ConfigError
 from pnnkit.info.kernels import NORM_EPS
 from pnnkit.learning.optim import OPTIMIZERS, UpdateRule, cosine_lr
@@ -37,7 +37,7 @@ class StepStats:
 
 
 @dataclass
-class RuleConfig:
+class RuleConfig(Validated):
     """Settings every rule has. ``lr`` is the base learning rate of the physical units,
     ``readout_lr`` that of the digital readout; ``schedule`` is ``cosine`` (decay to zero over the
     run, which keeps late epochs from undoing early progress) or ``constant``."""

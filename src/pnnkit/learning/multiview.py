@@ -143,7 +143,6 @@ class MultiViewConfig(RuleConfig):
             raise ConfigError(f"dropout = {self.dropout!r} is invalid: must be in [0, 1)")
         if self.max_shift < 1:
             raise ConfigError(f"max_shift = {self.max_shift!r} is invalid: must be an int >= 1")
-        self.estimator.validate()
 
 
 @dataclass

@@ -120,7 +120,6 @@ class PIBConfig(LocalStageConfig):
             raise ConfigError(
                 f"compress_against = {self.compress_against!r}; choices: ['input', 'unit_input']"
             )
-        self.estimator.validate()
 
 
 @dataclass

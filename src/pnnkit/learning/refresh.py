@@ -29,14 +29,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pnnkit.config import check_types
+from pnnkit.config import Validated, check_types
 from pnnkit.errors import ConfigError
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Substrate
 
 
 @dataclass
-class WeightRefresh:
+class WeightRefresh(Validated):
     """Settings of the weight refresh (``rule.refresh.*``).
 
     ``every``: steps between refreshes; 0 (the default) turns it off, so that a rule programs
@@ -85,7 +85,6 @@ class StageRefresher:
     docstring). Inactive (no reads, no writes, no state) when ``config.every == 0``."""
 
     def __init__(self, network: PhysicalNetwork, config: WeightRefresh) -> None:
-        config.validate()
         self.network, self.config = network, config
         #: per unit, the weights the rule means its stage to hold (None before the first step)
         self.reference: list[Tensor] | None = None

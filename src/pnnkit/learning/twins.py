@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pnnkit.config import check_types
+from pnnkit.config import Validated, check_types
 from pnnkit.errors import ConfigError
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import Substrate
@@ -38,7 +38,7 @@ Model = Callable[[Tensor, Tensor], Tensor]
 
 
 @dataclass
-class TwinMismatch:
+class TwinMismatch(Validated):
     """How far the digital twin is from the hardware (see the module docstring).
 
     ``parameter_error``: relative rms error of the twin's parameters and output gains (0.1:

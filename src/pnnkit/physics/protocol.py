@@ -48,13 +48,13 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 import torch
 from torch import Tensor
 
-from pnnkit.config import build, check_types
+from pnnkit.config import Validated, build, check_types
 from pnnkit.errors import ConfigError, MeasurementError, ShapeError
 from pnnkit.physics.counters import Counters
 
 
 @dataclass
-class SubstrateConfig:
+class SubstrateConfig(Validated):
     """Base of every substrate's typed config: dict round-trip and validation helpers.
 
     Every substrate has ``latency``: a simulated hardware delay in seconds added to every
@@ -68,10 +68,6 @@ class SubstrateConfig:
     """
 
     latency: float = 0.0
-
-    def __post_init__(self) -> None:
-        """A config is validated once, when it is built: an object that exists is valid."""
-        self.validate()
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the field if a value is of the wrong type or out of

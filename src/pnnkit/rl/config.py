@@ -8,9 +8,8 @@ from typing import Any
 
 from pnnkit.config import Config, Layout, build, check_types
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.config import SECTIONS, resolved_hardware, substrate_spec
+from pnnkit.experiment.config import SECTIONS, NetworkSettings
 from pnnkit.learning.pib import PIBConfig
-from pnnkit.network import ACTIVATIONS
 from pnnkit.physics import SUBSTRATES
 from pnnkit.rl.envs import env_info
 from pnnkit.rl.pib_rl import SIGNALS
@@ -43,7 +42,7 @@ DEFAULT_EPISODES_PER_ITERATION = {"pib": 16, "reinforce": 4}
 
 
 @dataclass
-class RLConfig(Config):
+class RLConfig(NetworkSettings, Config):
     """Everything that defines a reinforcement-learning run (every field has a default).
 
     Attributes:
@@ -125,21 +124,14 @@ class RLConfig(Config):
             raise bad("hidden", "must be a non-empty list of positive integers, e.g. 64,64")
         if self.method not in METHODS:
             raise bad("method", f"choose one of {list(METHODS)}")
-        substrate, options = substrate_spec(self.substrate, self.substrate_options)
-        if substrate not in SUBSTRATES:
-            raise bad("substrate", f"choose one of {sorted(SUBSTRATES)} or measured:PATH")
-        if self.method == "pib" and SUBSTRATES[substrate].energy_based:
+        self.check_network(bad)
+        if self.method == "pib" and SUBSTRATES[self.substrate_config()[0]].energy_based:
             raise bad(
                 "substrate",
                 "it is energy-based (a unit with no linear stage), and PIB trains the policy's "
                 "linear stages; use crossbar, ideal, or physics such as scattering (followed "
                 "by a stage)",
             )
-        linear_stages = sorted(n for n, c in SUBSTRATES.items() if c.linear)
-        if self.stage not in linear_stages:
-            raise bad("stage", f"must be a linear substrate: one of {linear_stages}")
-        if self.activation not in ACTIVATIONS:
-            raise bad("activation", f"choose one of {sorted(ACTIVATIONS)}")
         if self.signal not in SIGNALS:
             raise bad("signal", f"choose one of {list(SIGNALS)}")
         for name, low in (("episodes", 1), ("eval_episodes", 1), ("eval_every", 1)):
@@ -164,9 +156,7 @@ class RLConfig(Config):
         if not self.out.strip():
             raise bad("out", "must name a run folder")
         env_info(self.env)  # unknown names and unusable spaces raise a ConfigError here
-        SUBSTRATES[substrate].config_class.from_dict(options)
-        SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
-        self.rule_config()
+        self._rule = self._build_rule_config()
 
     @property
     def iteration_size(self) -> int:
@@ -176,7 +166,10 @@ class RLConfig(Config):
         return DEFAULT_EPISODES_PER_ITERATION[self.method]
 
     def rule_config(self) -> PIBConfig | ReinforceConfig:
-        """The typed, validated config of the method's rule."""
+        """The typed config of the method's rule (built when this config was)."""
+        return self._rule
+
+    def _build_rule_config(self) -> PIBConfig | ReinforceConfig:
         if self.method == "pib":
             options = {**PIB_RL_DEFAULTS, **self.rule_options}
             estimator = self.rule_options.get("estimator")
@@ -189,10 +182,6 @@ class RLConfig(Config):
         """This config with every default filled in: what is saved with the run."""
         values = dataclasses.asdict(self)
         values["episodes_per_iteration"] = self.iteration_size
-        values.update(
-            resolved_hardware(
-                self.substrate, self.substrate_options, self.stage, self.stage_options
-            )
-        )
+        values.update(self.resolved_hardware())
         values["rule_options"] = dataclasses.asdict(self.rule_config())
         return values

@@ -25,14 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pnnkit.config import check_types
+from pnnkit.config import Validated, check_types
 from pnnkit.errors import ConfigError
 from pnnkit.rl.envs import Episode
 from pnnkit.rl.policy import ObsScaler, choose_actions
 
 
 @dataclass
-class ReinforceConfig:
+class ReinforceConfig(Validated):
     """Settings of :class:`Reinforce`.
 
     ``lr``: Adam step size (1e-2: one update per batch of episodes leaves a few hundred updates
@@ -111,7 +111,6 @@ class Reinforce:
         temperature: float = 1.0,
         seed: int = 0,
     ) -> None:
-        config.validate()
         self.config, self.scaler, self.temperature = config, scaler, temperature
         self.net = mlp(obs_dim, widths, n_actions, seed)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)

@@ -45,7 +45,6 @@ import torch
 from tqdm import tqdm
 
 from pnnkit.errors import TrainingInterrupted
-from pnnkit.experiment.config import build_network
 from pnnkit.experiment.evaluation import evaluation_apart
 from pnnkit.experiment.interrupt import CtrlC
 from pnnkit.experiment.recorder import Recorder
@@ -86,7 +85,7 @@ class RLRunner:
         self.agent: PIBAgent | Reinforce
         rule_config = config.rule_config()  # PIBConfig for pib, ReinforceConfig for reinforce
         if isinstance(rule_config, PIBConfig):
-            self.network = build_network(config, self.info.obs_dim, self.info.n_actions)
+            self.network = config.build_network(self.info.obs_dim, self.info.n_actions)
             self.policy = PhysicalPolicy(
                 self.network, self.scaler, temperature=config.temperature, seed=config.seed
             )
