@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 
 import pytest
 import torch
@@ -12,51 +11,8 @@ import torch.nn.functional as F
 from pnnkit.errors import ConfigError
 from pnnkit.learning.forward_forward import FFConfig, ForwardForward
 from pnnkit.network import PhysicalNetwork, Unit
-from pnnkit.physics import IdealLinear, linear_twin
-
-
-class SpyIdeal(IdealLinear):
-    """An ideal layer that records how it is measured and what it is asked to program, and whose
-    digital model must never be asked for."""
-
-    name = "spy"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.grad_enabled_during_measure: list[bool] = []
-        self.input_required_grad: list[bool] = []
-        self.deltas: list[torch.Tensor] = []
-
-    def _measure(self, x):
-        self.grad_enabled_during_measure.append(torch.is_grad_enabled())
-        self.input_required_grad.append(x.requires_grad)
-        return super()._measure(x)
-
-    def _program(self, delta):
-        self.deltas.append(delta.clone())
-        super()._program(delta)
-
-    def twin(self):
-        raise AssertionError("a model-free rule asked for a digital model of the physics")
-
-
-class EnergyBased(IdealLinear):
-    """Stands in for an energy-based system (a unit with no linear stage)."""
-
-    name = "energy-spy"
-    energy_based = True
-
-
-def spy_network(widths=(12, 8), in_features=6, classes=3, seed=0) -> PhysicalNetwork:
-    sizes = [in_features, *widths]
-    pairs = enumerate(itertools.pairwise(sizes))
-    units = [Unit(SpyIdeal(a, b, seed=seed + k)) for k, (a, b) in pairs]
-    return PhysicalNetwork(units, classes, seed=seed)
-
-
-def batch(n=24, d=6, classes=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=g), torch.arange(n) % classes
+from pnnkit.physics import linear_twin
+from tests.fixtures.spies import EnergySpy, SpySubstrate, batch, spy_network
 
 
 def sgd(**overrides) -> FFConfig:
@@ -139,8 +95,8 @@ def test_two_passes_per_sample_and_substrate_model_free_and_without_autograd():
     physics in front of a stage included; inference costs C passes per sample; no twin is ever
     asked for and no measurement runs with autograd."""
     assert ForwardForward.model_free
-    physics = SpyIdeal(6, 9, seed=5)  # stands in for fixed physics: measured, never modelled
-    units = [Unit(SpyIdeal(9, 12, seed=1), physics=physics), Unit(SpyIdeal(12, 8, seed=2))]
+    physics = SpySubstrate(6, 9, seed=5)  # stands in for fixed physics: measured, never modelled
+    units = [Unit(SpySubstrate(9, 12, seed=1), physics=physics), Unit(SpySubstrate(12, 8, seed=2))]
     net = PhysicalNetwork(units, 3)
     rule = ForwardForward(net, FFConfig(), total_steps=3)
     x, y = batch(n=20)
@@ -297,6 +253,6 @@ def test_config_errors_name_the_setting():
     ForwardForward(spy_network(in_features=2), FFConfig(label_embedding="superpose"), 1)
     with pytest.raises(ConfigError, match="skip_first_goodness"):
         ForwardForward(spy_network(widths=(8,)), FFConfig(skip_first_goodness=True), 1)
-    energy_net = PhysicalNetwork([Unit(None, "identity", EnergyBased(6, 8))], 3)
+    energy_net = PhysicalNetwork([Unit(None, "identity", EnergySpy(6, 8))], 3)
     with pytest.raises(ConfigError, match=r"no linear stage|has none"):
         ForwardForward(energy_net, FFConfig(), total_steps=1)

@@ -24,10 +24,10 @@ from pnnkit.results import RunFolder, describe_run
 from pnnkit.results.format import bench_table, sweep_table
 from pnnkit.results.read import aggregate
 from pnnkit.tasks.supervised import Supervised
+from tests.fixtures.configs import TINY_RUN
 
 #: a tiny supervised run: iris, one unit of 8, batches of 32
-TINY = {"dataset": "iris", "hidden": [8], "epochs": 4, "batch_size": 32}
-TINY |= {"calibration_samples": 32, "info_samples": 32}
+TINY = {**TINY_RUN, "hidden": [8], "epochs": 4, "info_samples": 32}
 
 
 def ids_npz(tmp_path: Path, n: int = 300, classes: int = 3, *, own_test: int = 0) -> str:
