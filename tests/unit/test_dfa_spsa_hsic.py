@@ -76,8 +76,8 @@ def assert_one_query_per_sample_and_unit(make_rule):
 
 
 @pytest.mark.parametrize("derivative", ["periphery", "surrogate"])
-def test_dfa_update_is_the_closed_form(derivative):
-    x, y = batch()
+def test_dfa_update_is_the_closed_form(derivative, tiny_batch):
+    x, y = tiny_batch
     net = spy_network()
     weights = [u.stage.read_parameters() for u in net.units]
     readout_w, readout_b = net.readout.weight.detach().clone(), net.readout.bias.detach().clone()
@@ -103,8 +103,8 @@ def test_dfa_update_is_the_closed_form(derivative):
         torch.testing.assert_close(delta, -config.lr * grad_w)
 
 
-def test_dfa_surrogate_and_periphery_agree_exactly_when_the_periphery_is_linear():
-    x, y = batch()
+def test_dfa_surrogate_and_periphery_agree_exactly_when_the_periphery_is_linear(tiny_batch):
+    x, y = tiny_batch
     deltas = {}
     for derivative in ("periphery", "surrogate"):
         net = spy_network(activation="identity")
@@ -132,8 +132,8 @@ def test_dfa_learns_a_separable_problem():
     assert (net.predict(x) == y).float().mean() > 0.95
 
 
-def test_dfa_state_round_trip_restores_the_feedback_matrices():
-    x, y = batch()
+def test_dfa_state_round_trip_restores_the_feedback_matrices(tiny_batch):
+    x, y = tiny_batch
     assert_resumes_identically(
         lambda net, seed: DFA(net, DFAConfig(lr=0.01, seed=seed), total_steps=10), x, y
     )
@@ -215,8 +215,8 @@ def test_spsa_lowers_the_loss_of_the_units_with_the_readout_frozen():
     assert (net.predict(x) == y).float().mean() > 0.9
 
 
-def test_spsa_state_round_trip():
-    x, y = batch()
+def test_spsa_state_round_trip(tiny_batch):
+    x, y = tiny_batch
     assert_resumes_identically(
         lambda net, seed: SPSA(net, SPSAConfig(lr=0.01, seed=seed), total_steps=10), x, y
     )
@@ -275,8 +275,8 @@ def test_normalised_hsic_is_small_for_independent_and_largest_for_identical_vari
 
 
 @pytest.mark.parametrize("normalization", ["cka", "nocco"])
-def test_hsic_outer_product_update_is_the_exact_local_gradient(normalization):
-    x, y = batch()
+def test_hsic_outer_product_update_is_the_exact_local_gradient(normalization, tiny_batch):
+    x, y = tiny_batch
     net = spy_network()
     config = sgd(HSICConfig, normalization=normalization, beta=3.0, epsilon=1e-3)
     weights = [u.stage.read_parameters() for u in net.units]
@@ -317,8 +317,8 @@ def test_hsic_reports_both_dependences_per_unit_and_learns():
     assert (net.predict(x) == y).float().mean() > 0.95
 
 
-def test_hsic_state_round_trip():
-    x, y = batch()
+def test_hsic_state_round_trip(tiny_batch):
+    x, y = tiny_batch
     assert_resumes_identically(
         lambda net, _: HSICBottleneck(net, HSICConfig(lr=0.01), total_steps=10), x, y
     )

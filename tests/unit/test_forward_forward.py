@@ -12,7 +12,7 @@ from pnnkit.errors import ConfigError
 from pnnkit.learning.forward_forward import FFConfig, ForwardForward
 from pnnkit.network import PhysicalNetwork, Unit
 from pnnkit.physics import linear_twin
-from tests.fixtures.spies import EnergySpy, SpySubstrate, batch, spy_network
+from tests.fixtures.spies import EnergySpy, batch
 
 
 def sgd(**overrides) -> FFConfig:
@@ -35,11 +35,11 @@ def next_input(t: torch.Tensor, normalize: bool) -> torch.Tensor:
     [("cosine", "replace", True), ("energy", "superpose", False), ("cosine", "superpose", False)],
 )
 def test_outer_product_update_is_the_exact_gradient_of_each_units_loss(
-    goodness, embedding, normalize
+    goodness, embedding, normalize, spy_network, tiny_batch
 ):
     """On ideal layers the programmed change is -lr * dL_k/dW by autograd through an exact
     model of unit k alone, its inputs being the (detached) outputs of the unit before."""
-    x, y = batch()
+    x, y = tiny_batch
     net = spy_network()
     config = sgd(goodness=goodness, label_embedding=embedding, normalize_between=normalize)
     rule = ForwardForward(net, config, total_steps=1)
@@ -65,7 +65,7 @@ def test_outer_product_update_is_the_exact_gradient_of_each_units_loss(
 
 
 @pytest.mark.parametrize("goodness", ["cosine", "energy"])
-def test_a_small_step_widens_every_units_margin(goodness):
+def test_a_small_step_widens_every_units_margin(goodness, spy_network):
     """The update moves g+ - g- up: each unit, given the inputs it had, separates positive from
     negative data better after the step (and its loss falls). At a small theta the loss is
     nearly linear in the margin, so its mean, not only a weighted one, must grow."""
@@ -90,13 +90,16 @@ def test_a_small_step_widens_every_units_margin(goodness):
         h_pos, h_neg = rule.pass_on(t_pos), rule.pass_on(t_neg)
 
 
-def test_two_passes_per_sample_and_substrate_model_free_and_without_autograd():
+def test_two_passes_per_sample_and_substrate_model_free_and_without_autograd(spy_substrate):
     """Training measures every substrate exactly twice per sample (positive, negative), fixed
     physics in front of a stage included; inference costs C passes per sample; no twin is ever
     asked for and no measurement runs with autograd."""
     assert ForwardForward.model_free
-    physics = SpySubstrate(6, 9, seed=5)  # stands in for fixed physics: measured, never modelled
-    units = [Unit(SpySubstrate(9, 12, seed=1), physics=physics), Unit(SpySubstrate(12, 8, seed=2))]
+    physics = spy_substrate(6, 9, seed=5)  # stands in for fixed physics: measured, never modelled
+    units = [
+        Unit(spy_substrate(9, 12, seed=1), physics=physics),
+        Unit(spy_substrate(12, 8, seed=2)),
+    ]
     net = PhysicalNetwork(units, 3)
     rule = ForwardForward(net, FFConfig(), total_steps=3)
     x, y = batch(n=20)
@@ -117,7 +120,7 @@ def test_two_passes_per_sample_and_substrate_model_free_and_without_autograd():
         assert s.counters.passes == 2 * 3 + 3
 
 
-def test_label_embeddings_do_what_the_docstring_says():
+def test_label_embeddings_do_what_the_docstring_says(spy_network):
     x, y = batch(n=9, d=6)
     net = spy_network()
     replace = ForwardForward(net, FFConfig(label_scale=2.5), total_steps=1)
@@ -140,7 +143,7 @@ def test_label_embeddings_do_what_the_docstring_says():
     assert replace.embed(x, y).data_ptr() != x.data_ptr()
 
 
-def test_wrong_labels_are_uniform_over_the_wrong_classes():
+def test_wrong_labels_are_uniform_over_the_wrong_classes(spy_network):
     rule = ForwardForward(spy_network(classes=4, in_features=6), FFConfig(), total_steps=1)
     y = torch.zeros(8000, dtype=torch.long)
     neg = rule.negative_labels(y)
@@ -149,7 +152,7 @@ def test_wrong_labels_are_uniform_over_the_wrong_classes():
     torch.testing.assert_close(counts[1:] / 8000, torch.full((3,), 1 / 3), atol=0.02, rtol=0)
 
 
-def test_goodness_directions_are_nonnegative_unit_vectors():
+def test_goodness_directions_are_nonnegative_unit_vectors(spy_network):
     rule = ForwardForward(spy_network(), FFConfig(), total_steps=1)
     for zeta, width in zip(rule.zetas, (12, 8), strict=True):
         assert zeta.shape == (width,)
@@ -158,7 +161,7 @@ def test_goodness_directions_are_nonnegative_unit_vectors():
 
 
 @pytest.mark.parametrize("skip_first", [False, True])
-def test_predict_is_the_label_of_largest_summed_goodness(skip_first):
+def test_predict_is_the_label_of_largest_summed_goodness(skip_first, spy_network):
     x, y, _ = gaussian_classes(n=40, d=6)
     net = spy_network(widths=(12, 10, 8))
     rule = ForwardForward(net, FFConfig(skip_first_goodness=skip_first), total_steps=10)
@@ -200,8 +203,8 @@ def test_learns_three_gaussian_classes():
 
 
 @pytest.mark.parametrize("embedding", ["replace", "superpose"])
-def test_state_dict_round_trip_resumes_identically(embedding):
-    x, y = batch()
+def test_state_dict_round_trip_resumes_identically(embedding, spy_network, tiny_batch):
+    x, y = tiny_batch
     net_a = spy_network()
     rule_a = ForwardForward(net_a, FFConfig(label_embedding=embedding), total_steps=10)
     for _ in range(2):
@@ -225,7 +228,7 @@ def test_state_dict_round_trip_resumes_identically(embedding):
         other.load_state_dict(rule_a.state_dict())
 
 
-def test_seed_fixes_the_rules_random_draws():
+def test_seed_fixes_the_rules_random_draws(spy_network):
     net = spy_network()
     a = ForwardForward(net, FFConfig(seed=3), total_steps=1)
     b = ForwardForward(net, FFConfig(seed=3), total_steps=1)
@@ -237,7 +240,7 @@ def test_seed_fixes_the_rules_random_draws():
     assert not torch.allclose(derived[0].zetas[0], derived[2].zetas[0])
 
 
-def test_config_errors_name_the_setting():
+def test_config_errors_name_the_setting(spy_network):
     for values, message in [
         ({"theta": 0.0}, "theta = 0.0"),
         ({"goodness": "entropy"}, r"goodness = 'entropy'; choices"),

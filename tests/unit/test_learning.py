@@ -22,10 +22,10 @@ from pnnkit.learning.base import LocalReadout
 from pnnkit.network import ACTIVATIONS, PhysicalNetwork
 from pnnkit.physics import linear_twin
 from tests.fixtures.configs import sgd
-from tests.fixtures.spies import batch, spy_network, tiny_network
+from tests.fixtures.spies import batch
 
 
-def test_pib_never_measures_with_autograd_and_never_feeds_a_graph_downstream():
+def test_pib_never_measures_with_autograd_and_never_feeds_a_graph_downstream(spy_network):
     assert PIB.model_free
     net = spy_network()  # its twin() raises: PIB must never ask for a model
     rule = PIB(net, sgd("pib", lr=0.1), total_steps=3)
@@ -37,7 +37,7 @@ def test_pib_never_measures_with_autograd_and_never_feeds_a_graph_downstream():
         assert unit.stage.input_required_grad == [False] * 3
 
 
-def test_no_gradient_flows_between_units():
+def test_no_gradient_flows_between_units(spy_network):
     """Unit 1's update is the same whatever unit 2 holds: nothing comes back from downstream."""
     x, y = batch(32)
     first, second = [], []
@@ -54,7 +54,7 @@ def test_no_gradient_flows_between_units():
 
 
 @pytest.mark.parametrize("compress_against", ["input", "unit_input"])
-def test_outer_product_update_is_the_exact_local_gradient(compress_against):
+def test_outer_product_update_is_the_exact_local_gradient(compress_against, spy_network):
     """On an ideal layer, PIB's outer-product update equals -lr * dL_k/dW by autograd through an
     exact model of that one unit (route (a) of pib.md is exact, not an approximation)."""
     x, y = batch(n=24)
@@ -79,7 +79,7 @@ def test_outer_product_update_is_the_exact_local_gradient(compress_against):
         h = t.detach()
 
 
-def test_pib_records_information_terms_per_unit():
+def test_pib_records_information_terms_per_unit(spy_network):
     net = spy_network(widths=(10, 9, 8))
     stats = PIB(net, sgd("pib", lr=0.1), total_steps=1).train_step(*batch(32))
     assert len(stats.i_xt) == len(stats.i_ty) == 3
@@ -99,7 +99,7 @@ def test_pib_learns_a_separable_problem_on_ideal_units():
     assert (net.predict(x) == y).float().mean() > 0.95
 
 
-def test_backprop_matches_torch_autograd_on_the_same_mlp():
+def test_backprop_matches_torch_autograd_on_the_same_mlp(tiny_network):
     x, y = batch(32)
     net = tiny_network()
     w = [u.stage.read_parameters() for u in net.units]

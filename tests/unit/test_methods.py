@@ -9,7 +9,7 @@ import pytest
 from pnnkit.errors import ConfigError
 from pnnkit.learning import RULES, Needs, make_rule, rule_config
 from pnnkit.network import PhysicalNetwork
-from tests.fixtures.spies import batch, spy_network, tiny_network
+from tests.fixtures.spies import batch
 from tests.unit.test_rule_contract import allowed_network
 
 #: physical passes per training sample and substrate, from each method's theory (the layered
@@ -29,7 +29,7 @@ LAYERED = sorted(PASSES_PER_SAMPLE)
 
 
 @pytest.mark.parametrize("method", LAYERED)
-def test_physical_queries_per_sample_match_the_theory(method):
+def test_physical_queries_per_sample_match_the_theory(method, tiny_network):
     x, y = batch(30)
     net = tiny_network()
     rule = make_rule(method, net, rule_config(method), total_steps=2)
@@ -52,7 +52,9 @@ def test_eqprop_spends_two_or_three_relaxations_per_sample(centred, passes):
 @pytest.mark.parametrize(
     "method", sorted(m for m, (cls, _) in RULES.items() if cls.needs == Needs(linear_stages=True))
 )
-def test_model_free_methods_never_use_a_model_nor_autograd_through_a_measurement(method):
+def test_model_free_methods_never_use_a_model_nor_autograd_through_a_measurement(
+    method, spy_network
+):
     net = spy_network()  # SpySubstrate.twin() raises
     rule = make_rule(method, net, rule_config(method), total_steps=2)
     x, y = batch(30)

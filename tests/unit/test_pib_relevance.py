@@ -14,7 +14,7 @@ from pnnkit.learning import PIB, rule_config
 from pnnkit.learning.base import softmax_cross_entropy
 from pnnkit.physics import linear_twin
 from tests.fixtures.configs import sgd
-from tests.fixtures.spies import batch, spy_network
+from tests.fixtures.spies import batch
 
 
 def centred_cosine(t: torch.Tensor) -> torch.Tensor:
@@ -67,7 +67,7 @@ def test_softmax_cross_entropy_gradients_are_autograds(weighted):
     torch.testing.assert_close(grad_t, dt)
 
 
-def test_update_with_every_relevance_term_is_the_exact_local_gradient():
+def test_update_with_every_relevance_term_is_the_exact_local_gradient(spy_network):
     """With the similarity and head terms on, the outer-product update of each unit is still
     -lr * dL_k/dW by autograd through an exact model of that unit alone."""
     x, y = batch(n=24)
@@ -96,7 +96,7 @@ def test_update_with_every_relevance_term_is_the_exact_local_gradient():
         h = t.detach()
 
 
-def test_heads_cost_no_physical_query_and_touch_no_hardware():
+def test_heads_cost_no_physical_query_and_touch_no_hardware(spy_network):
     x, y = batch(32)
     counters, writes = [], []
     for head_weight in (0.0, 5.0):
@@ -113,7 +113,7 @@ def test_heads_cost_no_physical_query_and_touch_no_hardware():
     assert writes[0] == writes[1] == [4, 4]
 
 
-def test_heads_are_saved_and_restored_exactly():
+def test_heads_are_saved_and_restored_exactly(spy_network):
     x, y = batch(32)
     net = spy_network()
     rule = PIB(net, sgd("pib", lr=0.1, head_weight=1.0, optimizer="adam"), total_steps=6)
@@ -130,7 +130,7 @@ def test_heads_are_saved_and_restored_exactly():
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_gamma_profile_and_schedule():
+def test_gamma_profile_and_schedule(spy_network):
     net = spy_network(widths=(8, 8, 8, 8))
     rule = PIB(
         net, sgd("pib", lr=0.1, gamma=2.0, gamma_profile="rising", gamma_schedule="ramp"), 10
@@ -158,7 +158,7 @@ def test_config_errors_name_the_setting(overrides, field):
         rule_config("pib", overrides)
 
 
-def test_label_terms_refused_without_labels():
+def test_label_terms_refused_without_labels(spy_network):
     x, y = batch(32)
     net = spy_network()
     rule = PIB(net, sgd("pib", lr=0.1, head_weight=1.0), total_steps=1)
@@ -211,7 +211,7 @@ def test_a_checkpoint_from_before_the_relevance_terms_resumes_without_them(tmp_p
     assert [m["epoch"] for m in folder.read_metrics()] == [1, 2, 3]
 
 
-def test_heads_refuse_a_state_saved_without_them():
+def test_heads_refuse_a_state_saved_without_them(spy_network):
     net = spy_network()
     state = PIB(net, sgd("pib", lr=0.1, head_weight=0.0), total_steps=1).state_dict()
     with pytest.raises(ConfigError, match="saved state has none"):
@@ -237,7 +237,7 @@ def test_relevance_gradients_on_cuda_match_cpu():
         torch.testing.assert_close(got.cpu(), want, rtol=1e-4, atol=1e-6)
 
 
-def test_label_similarity_is_formed_once_per_step_and_never_stale():
+def test_label_similarity_is_formed_once_per_step_and_never_stale(spy_network):
     rule = PIB(spy_network(), sgd("pib", lr=0.1), total_steps=1)
     y = torch.arange(12) % 3
     first = rule.label_similarity(y, torch.float32)
