@@ -9,7 +9,7 @@ import torch
 
 from pnnkit.errors import ConfigError
 from pnnkit.physics.oscillators import OscillatorConfig, OscillatorNetwork, rk4_step
-from substrate_checks import assert_twin_exact_when_quiet_and_close_when_noisy
+from tests.fixtures.substrates import assert_twin_exact_when_quiet_and_close_when_noisy
 
 QUIET = {"drive_noise": 0.0, "readout_noise": 0.0}
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from pnnkit.cli import main
 from pnnkit.config import build
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError
-from pnnkit.experiment import TrainConfig, Trainer
+from pnnkit.experiment import TrainConfig
 from pnnkit.experiment.evaluation import (
     Representation,
     kmeans_nmi,
@@ -32,51 +28,28 @@ from pnnkit.learning.multiview import (
     image_shape,
     view_terms,
 )
-from pnnkit.network import PhysicalNetwork, Unit
-from pnnkit.physics import IdealLinear, linear_twin
+from pnnkit.network import PhysicalNetwork
+from pnnkit.physics import SUBSTRATES, linear_twin
+from pnnkit.physics.capabilities import EnergyBased, LinearStage
+from pnnkit.physics.instrument import InstrumentSubstrate
+from pnnkit.physics.measured import MeasuredSubstrate
 from pnnkit.tasks.unsupervised import standardisation
+from tests.fixtures.spies import batch as spy_batch
+from tests.fixtures.spies import spy_network
 
 
-class RecordingIdeal(IdealLinear):
-    """An ideal layer that records its measured outputs and programmed changes, and has no
-    model to give (a model-free rule must never ask)."""
-
-    name = "recording"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.outputs: list[torch.Tensor] = []
-        self.deltas: list[torch.Tensor] = []
-
-    def _measure(self, x):
-        out = super()._measure(x)
-        self.outputs.append(out.clone())
-        return out
-
-    def _program(self, delta):
-        self.deltas.append(delta.clone())
-        super()._program(delta)
-
-    def twin(self):
-        raise AssertionError("a model-free rule asked for a digital model of the physics")
+def recording_network(widths=(10, 7), activation="tanh") -> PhysicalNetwork:
+    """Spy units (they record their outputs and programs; their twin() raises), 5 inputs."""
+    return spy_network(widths, in_features=5, activation=activation)
 
 
-def recording_network(widths=(10, 7), in_features=5, activation="tanh") -> PhysicalNetwork:
-    sizes = [in_features, *widths]
-    units = [
-        Unit(RecordingIdeal(a, b, seed=k), activation)
-        for k, (a, b) in enumerate(itertools.pairwise(sizes))
-    ]
-    return PhysicalNetwork(units, 3, seed=0)
+def batch(n=24, d=5, seed=0) -> torch.Tensor:
+    return spy_batch(n, d, seed=seed)[0]
 
 
 def sgd(**overrides) -> MultiViewConfig:
     values = {"optimizer": "sgd", "schedule": "constant", "lr": 0.1, **overrides}
     return build(MultiViewConfig, values)
-
-
-def batch(n=24, d=5, seed=0) -> torch.Tensor:
-    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
 
 
 @pytest.mark.parametrize("objective", ["instance", "views"])
@@ -106,7 +79,16 @@ def test_update_is_the_exact_gradient_of_the_local_loss(objective, activation):
         h1, h2 = t1.detach(), t2.detach()
 
 
-@pytest.mark.parametrize("substrate", ["ideal", "scattering"])
+#: every registered substrate a layered network can be built of by name with its default config
+#: (a recording and an instrument's driver cannot be named; an energy-based system has no stage)
+BY_NAME = sorted(
+    name
+    for name, cls in SUBSTRATES.items()
+    if not issubclass(cls, EnergyBased | MeasuredSubstrate | InstrumentSubstrate)
+)
+
+
+@pytest.mark.parametrize("substrate", BY_NAME)
 def test_two_queries_per_unit_and_sample(substrate):
     n = 20
     net = PhysicalNetwork.build(substrate, 6, [8, 5], 3, seed=0)
@@ -114,34 +96,10 @@ def test_two_queries_per_unit_and_sample(substrate):
     for _ in range(2):
         rule.train_step(batch(n, 6), None)
     hardware = net.substrates()
-    assert len(hardware) == (2 if substrate == "ideal" else 4)
+    # two units: each a linear stage, or a fixed physical system and the ideal stage after it
+    assert len(hardware) == (2 if issubclass(SUBSTRATES[substrate], LinearStage) else 4)
     for s in hardware:
         assert (s.counters.physical_queries, s.counters.passes) == (2 * 2 * n, 2 * 2)
-
-
-def test_labels_are_never_used_in_training(tmp_path):
-    """Shuffling the training labels leaves the trained hardware bit-identical."""
-    states = []
-    for shuffle in (False, True):
-        config = TrainConfig(
-            task="unsupervised",
-            dataset="iris",
-            epochs=2,
-            hidden=[8, 6],
-            batch_size=32,
-            activation="tanh",
-            out=str(tmp_path / f"run{shuffle}"),
-        )
-        trainer = Trainer(config)
-        if shuffle:
-            data = trainer.data
-            order = torch.randperm(len(data.y_train), generator=torch.Generator().manual_seed(1))
-            assert not torch.equal(data.y_train[order], data.y_train)
-            trainer.data = dataclasses.replace(data, y_train=data.y_train[order])
-        trainer.train(progress=False)
-        states.append([u.stage.read_parameters() for u in trainer.network.units])
-    for a, b in zip(*states, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_identical_views_on_a_noiseless_substrate():
@@ -282,35 +240,6 @@ def test_rule_options_of_the_task_come_from_the_multiview_config():
         0.5,
     )
     assert "beta" not in options and "objective" in options
-
-
-def test_cli_unsupervised_run_writes_scores_and_embedding(tmp_path, capsys):
-    out = tmp_path / "run"
-    args = ["train", "--task", "unsupervised", "--dataset", "iris", "--epochs", "2"]
-    args += ["--hidden", "8,6", "--batch-size", "32", "--quiet", "--out", str(out)]
-    assert main([*args, "--json"]) == 0
-    stdout = capsys.readouterr().out
-    summary = json.loads(stdout.strip().splitlines()[-1])
-    assert summary["task"] == "unsupervised"
-    results = summary["unsupervised"]
-    for metric in ("probe", "nmi"):
-        assert set(results[metric]) == {"learned", "untrained", "raw", "pca"}
-        assert all(0 <= v <= 1 for v in results[metric].values())
-    # two passes per unit and training sample (112 of iris), two epochs, two units
-    assert summary["physical_queries"] == 2 * 2 * 2 * 112
-    assert summary["evaluation_queries"] > 0
-    embedding = out / "embedding.png"
-    assert str(embedding) in summary["plots"]
-    assert embedding.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((out / "summary.json").read_text())["unsupervised"] == results
-    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [m["epoch"] for m in metrics] == [1, 2]
-    assert metrics[-1]["probe_accuracy"] == results["probe"]["learned"]
-    # the readable summary names all four representations
-    assert main([*args, "--overwrite"]) == 0
-    text = capsys.readouterr().out
-    for name in ("trained network", "untrained network", "raw input", "PCA to 4"):
-        assert name in text
 
 
 def test_probe_and_nmi_on_separable_blobs():

@@ -412,7 +412,7 @@ def near_valid_toml(draw: st.DrawFn) -> bytes:
     """A valid config file (as ``pnnkit config --show`` writes one, often only some of its
     keys) with (usually) one mutation of a value, a key or the text."""
     method = draw(st.sampled_from(METHODS))
-    substrate = draw(st.sampled_from(["crossbar", "ideal", "scattering", "mzi", "resistive"]))
+    substrate = draw(st.sampled_from(SUBSTRATE_NAMES))
     task = "unsupervised" if method == "pib" and draw(st.integers(0, 4)) == 0 else "supervised"
     base = TrainConfig(method=method, substrate=substrate, task=task)
     document = file_layout(base.resolved(), TrainConfig.LAYOUT)

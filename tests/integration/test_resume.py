@@ -18,6 +18,7 @@ from pnnkit.errors import CheckpointError, ConfigError, PnnkitError, TrainingInt
 from pnnkit.experiment import TrainConfig, Trainer
 from pnnkit.results import RunFolder
 from pnnkit.results.folder import CHECKPOINT_FORMAT
+from tests.fixtures.configs import tiny_config
 
 #: the runs compared: rule, substrate, task and sizes (iris: 112 training samples, so batches
 #: of 32 make 4 steps per epoch)
@@ -55,17 +56,7 @@ def python_sigint_handler():
 
 
 def config(out: Path, case: str, **changes: Any) -> TrainConfig:
-    values = {
-        "dataset": "iris",
-        "epochs": 3,
-        "batch_size": 32,
-        "calibration_samples": 32,
-        "info_samples": 64,
-        "out": str(out),
-        **CASES[case],
-        **changes,
-    }
-    return TrainConfig(**values)
+    return tiny_config(out, **{"epochs": 3, **CASES[case], **changes})
 
 
 def assert_same(a: Any, b: Any, where: str = "") -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
 
 import pytest
 import torch
@@ -14,62 +13,23 @@ from pnnkit.info import BottleneckEstimator, mutual_information, unit_normalize
 from pnnkit.learning import (
     PIB,
     Backprop,
-    PIBConfig,
     RuleConfig,
     UpdateRule,
     cosine_lr,
     rule_config,
 )
 from pnnkit.learning.base import LocalReadout
-from pnnkit.network import ACTIVATIONS, PhysicalNetwork, Unit
-from pnnkit.physics import IdealLinear, linear_twin
+from pnnkit.network import ACTIVATIONS, PhysicalNetwork
+from pnnkit.physics import linear_twin
+from tests.fixtures.configs import sgd
+from tests.fixtures.spies import batch
 
 
-class SpyIdeal(IdealLinear):
-    """An ideal layer that records how it is measured and what it is asked to program."""
-
-    name = "spy"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.grad_enabled_during_measure: list[bool] = []
-        self.input_required_grad: list[bool] = []
-        self.deltas: list[torch.Tensor] = []
-
-    def _measure(self, x):
-        self.grad_enabled_during_measure.append(torch.is_grad_enabled())
-        self.input_required_grad.append(x.requires_grad)
-        return super()._measure(x)
-
-    def _program(self, delta):
-        self.deltas.append(delta.clone())
-        super()._program(delta)
-
-    def twin(self):
-        raise AssertionError("a model-free rule asked for a digital model of the physics")
-
-
-def spy_network(widths=(12, 8), in_features=6, classes=3, seed=0) -> PhysicalNetwork:
-    sizes = [in_features, *widths]
-    pairs = enumerate(itertools.pairwise(sizes))
-    units = [Unit(SpyIdeal(a, b, seed=seed + k)) for k, (a, b) in pairs]
-    return PhysicalNetwork(units, classes, seed=seed)
-
-
-def batch(n=32, d=6, classes=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=g), torch.arange(n) % classes
-
-
-def sgd_pib(**overrides) -> PIBConfig:
-    return rule_config("pib", {"optimizer": "sgd", "schedule": "constant", "lr": 0.1, **overrides})
-
-
-def test_pib_never_measures_with_autograd_and_never_feeds_a_graph_downstream():
+def test_pib_never_measures_with_autograd_and_never_feeds_a_graph_downstream(spy_network):
     assert PIB.model_free
     net = spy_network()  # its twin() raises: PIB must never ask for a model
-    rule = PIB(net, sgd_pib(), total_steps=3)
-    x, y = batch()
+    rule = PIB(net, sgd("pib", lr=0.1), total_steps=3)
+    x, y = batch(32)
     for _ in range(3):
         rule.train_step(x.requires_grad_(True), y)
     for unit in net.units:
@@ -77,15 +37,15 @@ def test_pib_never_measures_with_autograd_and_never_feeds_a_graph_downstream():
         assert unit.stage.input_required_grad == [False] * 3
 
 
-def test_no_gradient_flows_between_units():
+def test_no_gradient_flows_between_units(spy_network):
     """Unit 1's update is the same whatever unit 2 holds: nothing comes back from downstream."""
-    x, y = batch()
+    x, y = batch(32)
     first, second = [], []
     for scale in (1.0, -50.0):
         net = spy_network()
         with torch.no_grad():
             net.units[1].stage.weight *= scale
-        PIB(net, sgd_pib(), total_steps=1).train_step(x, y)
+        PIB(net, sgd("pib", lr=0.1), total_steps=1).train_step(x, y)
         first.append(net.units[0].stage.deltas[0])
         second.append(net.units[1].stage.deltas[0])
     torch.testing.assert_close(first[0], first[1], rtol=0, atol=0)
@@ -94,13 +54,15 @@ def test_no_gradient_flows_between_units():
 
 
 @pytest.mark.parametrize("compress_against", ["input", "unit_input"])
-def test_outer_product_update_is_the_exact_local_gradient(compress_against):
+def test_outer_product_update_is_the_exact_local_gradient(compress_against, spy_network):
     """On an ideal layer, PIB's outer-product update equals -lr * dL_k/dW by autograd through an
     exact model of that one unit (route (a) of pib.md is exact, not an approximation)."""
     x, y = batch(n=24)
     net = spy_network()
     # the bottleneck alone (the relevance terms' own test is in test_pib_relevance.py)
-    config = sgd_pib(compress_against=compress_against, similarity_weight=0.0, head_weight=0.0)
+    config = sgd(
+        "pib", lr=0.1, compress_against=compress_against, similarity_weight=0.0, head_weight=0.0
+    )
     weights = [u.stage.read_parameters() for u in net.units]
     PIB(net, config, total_steps=1).train_step(x, y)
     est = config.estimator
@@ -117,9 +79,9 @@ def test_outer_product_update_is_the_exact_local_gradient(compress_against):
         h = t.detach()
 
 
-def test_pib_records_information_terms_per_unit():
+def test_pib_records_information_terms_per_unit(spy_network):
     net = spy_network(widths=(10, 9, 8))
-    stats = PIB(net, sgd_pib(), total_steps=1).train_step(*batch())
+    stats = PIB(net, sgd("pib", lr=0.1), total_steps=1).train_step(*batch(32))
     assert len(stats.i_xt) == len(stats.i_ty) == 3
     assert all(v >= -1e-6 for v in stats.i_xt + stats.i_ty)
 
@@ -137,9 +99,9 @@ def test_pib_learns_a_separable_problem_on_ideal_units():
     assert (net.predict(x) == y).float().mean() > 0.95
 
 
-def test_backprop_matches_torch_autograd_on_the_same_mlp():
-    x, y = batch()
-    net = PhysicalNetwork.build("ideal", 6, [12, 8], 3, seed=0)
+def test_backprop_matches_torch_autograd_on_the_same_mlp(tiny_network):
+    x, y = batch(32)
+    net = tiny_network()
     w = [u.stage.read_parameters() for u in net.units]
     reference = torch.nn.Sequential(
         torch.nn.Linear(6, 12), torch.nn.ReLU(), torch.nn.Linear(12, 8), torch.nn.ReLU()

@@ -5,13 +5,12 @@ and resumes on a network its needs allow (the refusals are in test_rule_contract
 from __future__ import annotations
 
 import pytest
-import torch
 
 from pnnkit.errors import ConfigError
 from pnnkit.learning import RULES, Needs, make_rule, rule_config
-from pnnkit.network import PhysicalNetwork, Unit
-from test_learning import SpyIdeal
-from test_rule_contract import allowed_network
+from pnnkit.network import PhysicalNetwork
+from tests.fixtures.spies import batch
+from tests.unit.test_rule_contract import allowed_network
 
 #: physical passes per training sample and substrate, from each method's theory (the layered
 #: methods whose count is known; eqprop's relaxations are tested below)
@@ -29,20 +28,10 @@ PASSES_PER_SAMPLE = {
 LAYERED = sorted(PASSES_PER_SAMPLE)
 
 
-def spy_network(seed: int = 0) -> PhysicalNetwork:
-    units = [Unit(SpyIdeal(6, 12, seed=seed)), Unit(SpyIdeal(12, 8, seed=seed + 1))]
-    return PhysicalNetwork(units, 3, seed=seed)
-
-
-def batch(n: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    return torch.randn(n, 6, generator=g), torch.arange(n) % 3
-
-
 @pytest.mark.parametrize("method", LAYERED)
-def test_physical_queries_per_sample_match_the_theory(method):
+def test_physical_queries_per_sample_match_the_theory(method, tiny_network):
     x, y = batch(30)
-    net = PhysicalNetwork.build("ideal", 6, [12, 8], 3, seed=0)
+    net = tiny_network()
     rule = make_rule(method, net, rule_config(method), total_steps=2)
     rule.train_step(x, y)
     for substrate in net.substrates():
@@ -63,10 +52,12 @@ def test_eqprop_spends_two_or_three_relaxations_per_sample(centred, passes):
 @pytest.mark.parametrize(
     "method", sorted(m for m, (cls, _) in RULES.items() if cls.needs == Needs(linear_stages=True))
 )
-def test_model_free_methods_never_use_a_model_nor_autograd_through_a_measurement(method):
-    net = spy_network()  # SpyIdeal.twin() raises
+def test_model_free_methods_never_use_a_model_nor_autograd_through_a_measurement(
+    method, spy_network
+):
+    net = spy_network()  # SpySubstrate.twin() raises
     rule = make_rule(method, net, rule_config(method), total_steps=2)
-    x, y = batch()
+    x, y = batch(30)
     for _ in range(2):
         rule.train_step(x.clone().requires_grad_(True), y)
     rule.predict(x)
@@ -83,7 +74,7 @@ def test_model_based_methods_are_those_that_declare_a_twin():
 
 def test_twin_based_methods_train_an_energy_based_network_through_its_model():
     net = PhysicalNetwork.build("resistive", 6, [8], 3, seed=0)
-    x, y = batch()
+    x, y = batch(30)
     for method in sorted(m for m, (cls, _) in RULES.items() if cls.needs.twin != "none"):
         make_rule(method, net, rule_config(method), total_steps=1).train_step(x, y)
 
@@ -98,7 +89,7 @@ def test_a_refusal_is_a_config_error():
 def test_every_method_trains_and_resumes_on_its_substrate(method):
     """Two rules on identical networks; the second restored from the first's state after one
     step: the next step gives the same loss (checkpoints hold everything a rule needs)."""
-    x, y = batch()
+    x, y = batch(30)
     pairs = []
     for _ in range(2):
         net = allowed_network(RULES[method][0].needs)

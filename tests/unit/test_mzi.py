@@ -9,7 +9,7 @@ import torch
 
 from pnnkit.errors import ConfigError
 from pnnkit.physics.mzi import MZIConfig, MZIMesh
-from substrate_checks import assert_twin_exact_when_quiet_and_close_when_noisy
+from tests.fixtures.substrates import assert_twin_exact_when_quiet_and_close_when_noisy
 
 QUIET = {"phase_noise": 0.0, "detector_noise": 0.0, "adc_bits": 0}
 LOSSLESS = {**QUIET, "crosstalk": 0.0, "loss_db_per_mzi": 0.0, "reference_amplitude": 0.0}

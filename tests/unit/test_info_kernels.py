@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from info_helpers import F64, gen, randn
 from pnnkit.info import (
     gaussian_gram,
     kernel_width,
@@ -17,6 +16,7 @@ from pnnkit.info import (
     pairwise_sq_distances,
     unit_normalize,
 )
+from tests.fixtures.info import F64, gen, randn
 
 # ----------------------------------------------------------------------------- kernels
 

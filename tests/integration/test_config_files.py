@@ -19,7 +19,7 @@ from pnnkit.config import dump_toml, field_docs, markdown_fields, read_config_fi
 from pnnkit.experiment import TrainConfig
 from pnnkit.faults import format_faults, parse_faults
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 START, END = "<!-- fields:start -->", "<!-- fields:end -->"
 
 
@@ -307,7 +307,7 @@ def test_docs_configuration_holds_the_current_field_table(capsys):
         current = f"\n{table}\n"
     assert current.strip() == table, (
         "docs/configuration.md is stale: run PNNKIT_UPDATE_DOCS=1 pytest "
-        "tests/test_config_files.py -k docs"
+        "tests/integration/test_config_files.py -k docs"
     )
     for name in TrainConfig.__dataclass_fields__:
         assert re.search(rf"^\| `{name}` \|", current, re.MULTILINE), name
@@ -331,7 +331,7 @@ def test_an_unquoted_bracket_list_on_the_command_line_is_a_list_of_words():
 
 # -- the shape of the code: no import circles, one resolver -------------------------------------
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _module_imports(path: Path, name: str, modules: set[str]) -> set[str]:

@@ -11,12 +11,15 @@ from pnnkit.learning import (
     InSilico,
     PhysicsAware,
     TwinMismatch,
+    make_rule,
     rule_config,
 )
+from pnnkit.learning.registry import rule_entries
 from pnnkit.learning.twins import mismatched
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import IdealLinear, linear_twin
-from test_units import batch, physics_network
+from tests.fixtures.spies import tiny_network
+from tests.unit.test_units import batch, physics_network
 
 SGD = {"optimizer": "sgd", "lr": 0.1, "readout_lr": 0.1, "schedule": "constant"}
 EXACT = {"mismatch": {"parameter_error": 0.0}}
@@ -26,7 +29,7 @@ def landed(net: PhysicalNetwork) -> list[torch.Tensor]:
     return [s.read_parameters() for s in net.substrates()]
 
 
-@pytest.mark.parametrize("build", [lambda: physics_network(), lambda: _ideal_network()])
+@pytest.mark.parametrize("build", [lambda: physics_network(), lambda: tiny_network()])
 def test_pat_with_an_exact_twin_equals_backprop(build):
     """Forward on the hardware + backward through an exact, noise-free twin is backprop
     (Wright et al. 2022): one SGD step lands the same parameters and readout."""
@@ -41,10 +44,6 @@ def test_pat_with_an_exact_twin_equals_backprop(build):
     for a, b in zip(landed(nets[0]), landed(nets[1]), strict=True):
         torch.testing.assert_close(a, b)
     torch.testing.assert_close(nets[0].readout.weight, nets[1].readout.weight)
-
-
-def _ideal_network() -> PhysicalNetwork:
-    return PhysicalNetwork.build("ideal", 6, [12, 8], 3, seed=0)
 
 
 def test_pat_uses_measured_activations_forward_and_the_twin_backward():
@@ -149,17 +148,17 @@ def test_insilico_runs_on_the_crossbar_whose_twin_is_not_exact():
     assert rule.train_step(x, y).loss > 0
 
 
-@pytest.mark.parametrize("method", ["insilico", "pat"])
+#: every registered rule that trains through a twin which may differ from the hardware
+TWIN_RULES = sorted({e.method for e in rule_entries() if e.needs.twin == "any"})
+
+
+@pytest.mark.parametrize("method", TWIN_RULES)
 def test_twin_rules_resume_identically(method):
     x, y = batch()
     rules = []
     for _ in range(2):
         net = physics_network()
-        rules.append(
-            {"insilico": InSilico, "pat": PhysicsAware}[method](
-                net, rule_config(method), total_steps=4
-            )
-        )
+        rules.append(make_rule(method, net, rule_config(method), total_steps=4))
     rules[0].train_step(x, y)
     rules[1].network.load_state_dict(rules[0].network.state_dict())
     rules[1].load_state_dict(rules[0].state_dict())

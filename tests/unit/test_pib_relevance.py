@@ -13,7 +13,8 @@ from pnnkit.info.similarity import label_similarity, similarity_matching
 from pnnkit.learning import PIB, rule_config
 from pnnkit.learning.base import softmax_cross_entropy
 from pnnkit.physics import linear_twin
-from test_learning import batch, sgd_pib, spy_network
+from tests.fixtures.configs import sgd
+from tests.fixtures.spies import batch
 
 
 def centred_cosine(t: torch.Tensor) -> torch.Tensor:
@@ -66,12 +67,12 @@ def test_softmax_cross_entropy_gradients_are_autograds(weighted):
     torch.testing.assert_close(grad_t, dt)
 
 
-def test_update_with_every_relevance_term_is_the_exact_local_gradient():
+def test_update_with_every_relevance_term_is_the_exact_local_gradient(spy_network):
     """With the similarity and head terms on, the outer-product update of each unit is still
     -lr * dL_k/dW by autograd through an exact model of that unit alone."""
     x, y = batch(n=24)
     net = spy_network()
-    config = sgd_pib(similarity_weight=3.0, head_weight=2.0, gamma=0.5)
+    config = sgd("pib", lr=0.1, similarity_weight=3.0, head_weight=2.0, gamma=0.5)
     rule = PIB(net, config, total_steps=1)
     g = torch.Generator().manual_seed(9)
     for k in range(2):  # non-zero heads, so that their term reaches the units
@@ -95,12 +96,12 @@ def test_update_with_every_relevance_term_is_the_exact_local_gradient():
         h = t.detach()
 
 
-def test_heads_cost_no_physical_query_and_touch_no_hardware():
-    x, y = batch()
+def test_heads_cost_no_physical_query_and_touch_no_hardware(spy_network):
+    x, y = batch(32)
     counters, writes = [], []
     for head_weight in (0.0, 5.0):
         net = spy_network()  # its twin() raises
-        rule = PIB(net, sgd_pib(head_weight=head_weight), total_steps=4)
+        rule = PIB(net, sgd("pib", lr=0.1, head_weight=head_weight), total_steps=4)
         for _ in range(4):
             rule.train_step(x, y)
         counters.append(net.counters())
@@ -112,16 +113,16 @@ def test_heads_cost_no_physical_query_and_touch_no_hardware():
     assert writes[0] == writes[1] == [4, 4]
 
 
-def test_heads_are_saved_and_restored_exactly():
-    x, y = batch()
+def test_heads_are_saved_and_restored_exactly(spy_network):
+    x, y = batch(32)
     net = spy_network()
-    rule = PIB(net, sgd_pib(head_weight=1.0, optimizer="adam"), total_steps=6)
+    rule = PIB(net, sgd("pib", lr=0.1, head_weight=1.0, optimizer="adam"), total_steps=6)
     for _ in range(2):
         rule.train_step(x, y)
     state = rule.state_dict()
     other_net = spy_network()
     other_net.load_state_dict(net.state_dict())
-    other = PIB(other_net, sgd_pib(head_weight=1.0, optimizer="adam"), total_steps=6)
+    other = PIB(other_net, sgd("pib", lr=0.1, head_weight=1.0, optimizer="adam"), total_steps=6)
     other.load_state_dict(state)
     rule.train_step(x, y)
     other.train_step(x, y)
@@ -129,14 +130,16 @@ def test_heads_are_saved_and_restored_exactly():
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_gamma_profile_and_schedule():
+def test_gamma_profile_and_schedule(spy_network):
     net = spy_network(widths=(8, 8, 8, 8))
-    rule = PIB(net, sgd_pib(gamma=2.0, gamma_profile="rising", gamma_schedule="ramp"), 10)
+    rule = PIB(
+        net, sgd("pib", lr=0.1, gamma=2.0, gamma_profile="rising", gamma_schedule="ramp"), 10
+    )
     rule.step_count = 5
     assert [rule.unit_gamma(k) for k in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     rule.step_count = 20  # past the end: the ramp stays at its top
     assert rule.unit_gamma(0) == pytest.approx(0.5)
-    plain = PIB(net, sgd_pib(gamma=2.0), 10)
+    plain = PIB(net, sgd("pib", lr=0.1, gamma=2.0), 10)
     assert [plain.unit_gamma(k) for k in range(4)] == [2.0] * 4
 
 
@@ -155,10 +158,10 @@ def test_config_errors_name_the_setting(overrides, field):
         rule_config("pib", overrides)
 
 
-def test_label_terms_refused_without_labels():
-    x, y = batch()
+def test_label_terms_refused_without_labels(spy_network):
+    x, y = batch(32)
     net = spy_network()
-    rule = PIB(net, sgd_pib(head_weight=1.0), total_steps=1)
+    rule = PIB(net, sgd("pib", lr=0.1, head_weight=1.0), total_steps=1)
     y_gram = rule.config.estimator.label_gram(y, 3)
     with pytest.raises(ConfigError, match="need class labels"):
         rule.bottleneck_step(x, y_gram, lambda t: 0.0)
@@ -208,11 +211,13 @@ def test_a_checkpoint_from_before_the_relevance_terms_resumes_without_them(tmp_p
     assert [m["epoch"] for m in folder.read_metrics()] == [1, 2, 3]
 
 
-def test_heads_refuse_a_state_saved_without_them():
+def test_heads_refuse_a_state_saved_without_them(spy_network):
     net = spy_network()
-    state = PIB(net, sgd_pib(head_weight=0.0), total_steps=1).state_dict()
+    state = PIB(net, sgd("pib", lr=0.1, head_weight=0.0), total_steps=1).state_dict()
     with pytest.raises(ConfigError, match="saved state has none"):
-        PIB(spy_network(), sgd_pib(head_weight=1.0), total_steps=1).load_state_dict(state)
+        PIB(spy_network(), sgd("pib", lr=0.1, head_weight=1.0), total_steps=1).load_state_dict(
+            state
+        )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -232,8 +237,8 @@ def test_relevance_gradients_on_cuda_match_cpu():
         torch.testing.assert_close(got.cpu(), want, rtol=1e-4, atol=1e-6)
 
 
-def test_label_similarity_is_formed_once_per_step_and_never_stale():
-    rule = PIB(spy_network(), sgd_pib(), total_steps=1)
+def test_label_similarity_is_formed_once_per_step_and_never_stale(spy_network):
+    rule = PIB(spy_network(), sgd("pib", lr=0.1), total_steps=1)
     y = torch.arange(12) % 3
     first = rule.label_similarity(y, torch.float32)
     assert rule.label_similarity(y, torch.float32) is first  # the same labels: reused

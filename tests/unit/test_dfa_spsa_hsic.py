@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 
 import pytest
 import torch
@@ -21,44 +20,9 @@ from pnnkit.learning.hsic import (
     normalized_hsic,
 )
 from pnnkit.learning.spsa import SPSA, SPSAConfig
-from pnnkit.network import PhysicalNetwork, Unit
-from pnnkit.physics import IdealLinear, linear_twin, with_bias_column
-
-
-class RecordingIdeal(IdealLinear):
-    """An exact linear layer that records its programming requests and refuses to be modelled."""
-
-    name = "recording"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.deltas: list[torch.Tensor] = []
-        self.grad_during_measure: list[bool] = []
-
-    def _measure(self, x):
-        self.grad_during_measure.append(torch.is_grad_enabled() or x.requires_grad)
-        return super()._measure(x)
-
-    def _program(self, delta):
-        self.deltas.append(delta.clone())
-        super()._program(delta)
-
-    def twin(self):
-        raise AssertionError("a model-free rule asked for a digital model of the physics")
-
-
-def recording_network(widths=(12, 8), in_features=6, classes=3, activation="relu", seed=0):
-    sizes = [in_features, *widths]
-    units = [
-        Unit(RecordingIdeal(a, b, seed=seed + k), activation)
-        for k, (a, b) in enumerate(itertools.pairwise(sizes))
-    ]
-    return PhysicalNetwork(units, classes, seed=seed)
-
-
-def batch(n=24, d=6, classes=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=g), torch.arange(n) % classes
+from pnnkit.network import PhysicalNetwork
+from pnnkit.physics import linear_twin, with_bias_column
+from tests.fixtures.spies import batch, spy_network
 
 
 def clusters(n=300, d=6, classes=3, seed=1):
@@ -83,7 +47,7 @@ def train(rule, x, y, steps, size=64):
 def assert_resumes_identically(make_rule, x, y):
     """Rule B, restored from rule A's state (and its network from A's network), takes exactly
     A's next step. The states are deep-copied, as a checkpoint on disk would be."""
-    net_a, net_b = recording_network(), recording_network(seed=7)
+    net_a, net_b = spy_network(), spy_network(seed=7)
     rule_a, rule_b = make_rule(net_a, 0), make_rule(net_b, 3)
     for _ in range(2):
         rule_a.train_step(x, y)
@@ -97,7 +61,7 @@ def assert_resumes_identically(make_rule, x, y):
 
 
 def assert_one_query_per_sample_and_unit(make_rule):
-    net = recording_network(widths=(10, 9, 8))
+    net = spy_network(widths=(10, 9, 8))
     rule = make_rule(net)
     x, y = batch(n=20)
     for _ in range(2):
@@ -112,9 +76,9 @@ def assert_one_query_per_sample_and_unit(make_rule):
 
 
 @pytest.mark.parametrize("derivative", ["periphery", "surrogate"])
-def test_dfa_update_is_the_closed_form(derivative):
-    x, y = batch()
-    net = recording_network()
+def test_dfa_update_is_the_closed_form(derivative, tiny_batch):
+    x, y = tiny_batch
+    net = spy_network()
     weights = [u.stage.read_parameters() for u in net.units]
     readout_w, readout_b = net.readout.weight.detach().clone(), net.readout.bias.detach().clone()
     config = sgd(DFAConfig, derivative=derivative, seed=4)
@@ -139,17 +103,17 @@ def test_dfa_update_is_the_closed_form(derivative):
         torch.testing.assert_close(delta, -config.lr * grad_w)
 
 
-def test_dfa_surrogate_and_periphery_agree_exactly_when_the_periphery_is_linear():
-    x, y = batch()
+def test_dfa_surrogate_and_periphery_agree_exactly_when_the_periphery_is_linear(tiny_batch):
+    x, y = tiny_batch
     deltas = {}
     for derivative in ("periphery", "surrogate"):
-        net = recording_network(activation="identity")
+        net = spy_network(activation="identity")
         DFA(net, sgd(DFAConfig, derivative=derivative), total_steps=1).train_step(x, y)
         deltas[derivative] = [u.stage.deltas[0] for u in net.units]
     for a, b in zip(deltas["periphery"], deltas["surrogate"], strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     # ... and differ with a rectifier, whose measured derivative masks inactive outputs
-    nets = [recording_network() for _ in range(2)]
+    nets = [spy_network() for _ in range(2)]
     for net, derivative in zip(nets, ("periphery", "surrogate"), strict=True):
         DFA(net, sgd(DFAConfig, derivative=derivative), total_steps=1).train_step(x, y)
     assert not torch.allclose(nets[0].units[0].stage.deltas[0], nets[1].units[0].stage.deltas[0])
@@ -168,8 +132,8 @@ def test_dfa_learns_a_separable_problem():
     assert (net.predict(x) == y).float().mean() > 0.95
 
 
-def test_dfa_state_round_trip_restores_the_feedback_matrices():
-    x, y = batch()
+def test_dfa_state_round_trip_restores_the_feedback_matrices(tiny_batch):
+    x, y = tiny_batch
     assert_resumes_identically(
         lambda net, seed: DFA(net, DFAConfig(lr=0.01, seed=seed), total_steps=10), x, y
     )
@@ -207,7 +171,7 @@ def test_spsa_estimates_average_to_the_true_gradient():
 
 def test_spsa_costs_two_passes_per_estimate_and_substrate_and_needs_no_model():
     assert SPSA.model_free
-    net = recording_network()
+    net = spy_network()
     rule = SPSA(net, sgd(SPSAConfig, estimates=3), total_steps=1)
     x, y = batch(n=10)
     rule.train_step(x, y)
@@ -251,8 +215,8 @@ def test_spsa_lowers_the_loss_of_the_units_with_the_readout_frozen():
     assert (net.predict(x) == y).float().mean() > 0.9
 
 
-def test_spsa_state_round_trip():
-    x, y = batch()
+def test_spsa_state_round_trip(tiny_batch):
+    x, y = tiny_batch
     assert_resumes_identically(
         lambda net, seed: SPSA(net, SPSAConfig(lr=0.01, seed=seed), total_steps=10), x, y
     )
@@ -311,9 +275,9 @@ def test_normalised_hsic_is_small_for_independent_and_largest_for_identical_vari
 
 
 @pytest.mark.parametrize("normalization", ["cka", "nocco"])
-def test_hsic_outer_product_update_is_the_exact_local_gradient(normalization):
-    x, y = batch()
-    net = recording_network()
+def test_hsic_outer_product_update_is_the_exact_local_gradient(normalization, tiny_batch):
+    x, y = tiny_batch
+    net = spy_network()
     config = sgd(HSICConfig, normalization=normalization, beta=3.0, epsilon=1e-3)
     weights = [u.stage.read_parameters() for u in net.units]
     HSICBottleneck(net, config, total_steps=1).train_step(x, y)
@@ -353,8 +317,8 @@ def test_hsic_reports_both_dependences_per_unit_and_learns():
     assert (net.predict(x) == y).float().mean() > 0.95
 
 
-def test_hsic_state_round_trip():
-    x, y = batch()
+def test_hsic_state_round_trip(tiny_batch):
+    x, y = tiny_batch
     assert_resumes_identically(
         lambda net, _: HSICBottleneck(net, HSICConfig(lr=0.01), total_steps=10), x, y
     )

@@ -15,7 +15,7 @@ from pnnkit.errors import ConfigError, MeasurementError, ShapeError
 from pnnkit.learning.eqprop import EqProp, EqPropConfig
 from pnnkit.network import PhysicalNetwork, Unit
 from pnnkit.physics import ResistiveConfig, ResistiveNetwork, make_substrate
-from substrate_checks import assert_twin_exact_when_quiet_and_close_when_noisy
+from tests.fixtures.substrates import assert_twin_exact_when_quiet_and_close_when_noisy
 
 PRECISE = {"dtype": "float64", "tol": 1e-13, "max_sweeps": 100_000}
 

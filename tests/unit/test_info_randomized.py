@@ -8,7 +8,17 @@ import math
 import pytest
 import torch
 
-from info_helpers import (
+from pnnkit.errors import ConfigError, ShapeError
+from pnnkit.info import (
+    BottleneckEstimator,
+    lanczos_quadrature,
+    rademacher_probes,
+    randomized_renyi_entropy,
+    randomized_renyi_entropy_and_grad,
+    renyi_entropy,
+    renyi_entropy_and_grad,
+)
+from tests.fixtures.info import (
     CUDA,
     F64,
     batch,
@@ -19,16 +29,6 @@ from info_helpers import (
     label_gram,
     randn,
     renyi_of,
-)
-from pnnkit.errors import ConfigError, ShapeError
-from pnnkit.info import (
-    BottleneckEstimator,
-    lanczos_quadrature,
-    rademacher_probes,
-    randomized_renyi_entropy,
-    randomized_renyi_entropy_and_grad,
-    renyi_entropy,
-    renyi_entropy_and_grad,
 )
 
 # ---------------------------------------------------------------- randomized estimator

@@ -21,21 +21,10 @@ from pnnkit.faults import (
     Stuck,
     Unresponsive,
 )
-from pnnkit.physics.crossbar import Crossbar, CrossbarConfig
+from pnnkit.physics.crossbar import Crossbar
 from pnnkit.physics.mzi import MZIMesh
 from pnnkit.physics.scattering import ScatteringConfig, ScatteringMedium
-
-torch.set_num_threads(1)
-
-
-def _x(n: int, d: int, seed: int = 1) -> torch.Tensor:
-    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
-
-
-def _quiet_crossbar(in_f: int = 20, out_f: int = 10, **kw: float) -> Crossbar:
-    """A crossbar with fine converters (quantisation out of the way of exact comparisons)."""
-    return Crossbar(in_f, out_f, seed=3, config=CrossbarConfig(dac_bits=24, adc_bits=24, **kw))
-
+from tests.fixtures.substrates import inputs, quiet_crossbar
 
 # --- crossbar faults ------------------------------------------------------------------------------
 
@@ -76,12 +65,12 @@ def test_stuck_clustered_is_exact_in_count_and_spatially_clustered() -> None:
 
 
 def test_dead_cols_read_zero_and_dead_rows_contribute_nothing() -> None:
-    xb = _quiet_crossbar(read_noise=0.0)
+    xb = quiet_crossbar(read_noise=0.0)
     DeadCols(rate=0.3).apply(xb, seed=2)
     DeadRows(rate=0.25).apply(xb, seed=2)
     cols, rows = xb.dead_cols, xb.dead_rows
     assert int(cols.sum()) == 3 and int(rows.sum()) == round(0.25 * 21)
-    x = _x(8, 20)
+    x = inputs(8, 20)
     x[:, 0] = 10.0  # the abs-max input: changing the others keeps the DAC scale
     out = xb.measure(x)
     assert torch.equal(out[:, cols], torch.zeros_like(out[:, cols]))
@@ -141,10 +130,10 @@ def test_drift_exponents_vary_per_device() -> None:
 
 
 def test_read_bursts_scale_the_read_noise_at_the_given_probability() -> None:
-    clean = _quiet_crossbar(read_noise=0.0)
-    plain, bursty = _quiet_crossbar(), _quiet_crossbar()
+    clean = quiet_crossbar(read_noise=0.0)
+    plain, bursty = quiet_crossbar(), quiet_crossbar()
     ReadBursts(rate=0.3, factor=10.0).apply(bursty, seed=5)
-    x = _x(4, 20)
+    x = inputs(4, 20)
     ratios = []
     for _ in range(400):
         z = clean.measure(x)
@@ -164,7 +153,7 @@ def test_dead_and_hot_camera_pixels_read_zero_and_full_scale() -> None:
     assert DeadCamera(rate=0.2).apply(medium, seed=1) == 10
     assert HotCamera(rate=0.1).apply(medium, seed=1) == 5
     assert not (medium.camera_dead & medium.camera_hot).any()
-    out = medium.measure(_x(6, 16))
+    out = medium.measure(inputs(6, 16))
     cfg = medium.config()
     assert (out[:, medium.camera_dead] == 0).all()
     assert torch.allclose(
@@ -184,7 +173,7 @@ def test_dead_slm_pixels_emit_no_field(encoding: str) -> None:
     a, b = medium(), medium()
     dead = a.slm_dead
     assert int(dead.sum()) == 8
-    x = _x(5, 32)
+    x = inputs(5, 32)
     x[:, dead] = 0.0
     x2 = x.clone()
     x2[:, dead] = 0.5  # other values on the dead pixels (below the abs max)
@@ -200,7 +189,7 @@ def test_scattering_phase_drift_changes_output_not_parameters_or_twin() -> None:
     assert drifted.medium_phase is not None and (drifted.medium_phase == 0).all()
     fault.apply(drifted, seed=2, before=0.0, after=25.0)
     assert abs(float(drifted.medium_phase.std()) - 0.1 * 5) < 0.03
-    x = _x(8, 40)
+    x = inputs(8, 40)
     assert not torch.allclose(drifted.measure(x), healthy.measure(x), atol=0.05)
     assert torch.equal(drifted.read_parameters(), healthy.read_parameters())
     params = torch.zeros(0)
@@ -213,7 +202,7 @@ def test_mzi_phase_drift_changes_output_not_parameters() -> None:
     fault.apply(drifted, seed=2, before=None, after=16.0)
     assert drifted.phase_drift is not None
     assert abs(float(drifted.phase_drift.std()) - 0.8) < 0.3
-    x = _x(8, 6)
+    x = inputs(8, 6)
     assert not torch.allclose(drifted.measure(x), healthy.measure(x), atol=1e-2)
     assert torch.equal(drifted.read_parameters(), healthy.read_parameters())
     p = healthy.read_parameters()
@@ -238,16 +227,16 @@ def test_fault_state_survives_substrate_state_dict() -> None:
         fault.apply(xb, seed=1)
     Drift(rate=0.05).apply(xb, seed=1, after=3.0)
     ReadBursts(rate=0.5).apply(xb, seed=1)
-    xb.measure(_x(3, 12))
+    xb.measure(inputs(3, 12))
     copy = Crossbar(12, 8, seed=0)
     copy.load_state_dict(xb.state_dict())
     for name in ("stuck_min", "unresponsive", "dead_rows", "dead_cols", "drift_nu", "drift_age"):
         assert torch.equal(getattr(copy, name), getattr(xb, name)), name
-    x = _x(5, 12)
+    x = inputs(5, 12)
     for _ in range(5):
         assert torch.equal(copy.measure(x), xb.measure(x))
     assert copy.burst_count == xb.burst_count
-    delta = 0.1 * _x(8, 13)
+    delta = 0.1 * inputs(8, 13)
     copy.program(delta)
     xb.program(delta)
     assert torch.equal(copy.conductance, xb.conductance)
@@ -258,13 +247,13 @@ def test_fault_state_survives_substrate_state_dict() -> None:
     PhaseDrift(rate=0.1).apply(medium, seed=1, after=2.0)
     other = ScatteringMedium(10, 12, seed=0)
     other.load_state_dict(medium.state_dict())
-    assert torch.equal(other.measure(_x(4, 10)), medium.measure(_x(4, 10)))
+    assert torch.equal(other.measure(inputs(4, 10)), medium.measure(inputs(4, 10)))
 
     mesh = MZIMesh(4, 4, seed=0)
     PhaseDrift(rate=0.1).apply(mesh, seed=1, after=2.0)
     twin = MZIMesh(4, 4, seed=0)
     twin.load_state_dict(mesh.state_dict())
-    assert torch.equal(twin.measure(_x(4, 4)), mesh.measure(_x(4, 4)))
+    assert torch.equal(twin.measure(inputs(4, 4)), mesh.measure(inputs(4, 4)))
 
 
 def test_fault_free_state_keeps_its_layout_and_loads_into_faulty_substrate() -> None:
@@ -276,4 +265,4 @@ def test_fault_free_state_keeps_its_layout_and_loads_into_faulty_substrate() -> 
     DeadCols(rate=0.5).apply(faulty, seed=0)
     faulty.load_state_dict(healthy.state_dict())  # an old checkpoint: no fault after loading
     assert not faulty.dead_cols.any()
-    assert torch.equal(faulty.measure(_x(3, 6)), healthy.measure(_x(3, 6)))
+    assert torch.equal(faulty.measure(inputs(3, 6)), healthy.measure(inputs(3, 6)))

@@ -29,7 +29,7 @@ from pnnkit.learning import RULES, make_rule, rule_config
 from pnnkit.network import PhysicalNetwork
 from pnnkit.physics import SUBSTRATES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 GUIDE = ROOT / "docs" / "guide"
 #: training samples of digits at the default 25% stratified test split
@@ -249,7 +249,7 @@ def test_every_guide_command_parses(capsys):
 
 #: command-line pieces that refer to the user's own files, runs or downloads
 NEEDS_FILES = ("csv:", "npz:", "measured:", "--data-dir", "--download", "--config", "--resume")
-#: commands that start or join a Ray cluster: parsed, not run (tests/test_distributed.py runs it)
+#: commands that start or join a Ray cluster: parsed, not run (test_distributed.py runs it)
 NOT_RUN = ("--distributed",)
 #: appended to a guide command to run it in about a second (later options win)
 TINY = {

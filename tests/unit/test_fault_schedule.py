@@ -12,21 +12,11 @@ from pnnkit.faults import (
 from pnnkit.faults.schedule import FaultSchedule
 from pnnkit.faults.spec import fault_dicts, format_faults, parse_faults
 from pnnkit.network import PhysicalNetwork, Unit
-from pnnkit.physics.crossbar import Crossbar, CrossbarConfig
+from pnnkit.physics.crossbar import Crossbar
 from pnnkit.physics.ideal import IdealLinear
 from pnnkit.physics.mzi import MZIMesh
 from pnnkit.physics.scattering import ScatteringMedium
-
-torch.set_num_threads(1)
-
-
-def _x(n: int, d: int, seed: int = 1) -> torch.Tensor:
-    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
-
-
-def _quiet_crossbar(in_f: int = 20, out_f: int = 10, **kw: float) -> Crossbar:
-    """A crossbar with fine converters (quantisation out of the way of exact comparisons)."""
-    return Crossbar(in_f, out_f, seed=3, config=CrossbarConfig(dac_bits=24, adc_bits=24, **kw))
+from tests.fixtures.substrates import inputs
 
 
 def _network(seed: int = 0) -> PhysicalNetwork:
@@ -44,7 +34,7 @@ def test_zero_rate_faults_and_empty_schedule_change_nothing() -> None:
     spec += "dead_camera:0;hot_camera:0;phase_drift:0"
     faulty, plain, reference = _network(), _network(), _network()
     schedule, empty = FaultSchedule(spec, seed=1), FaultSchedule(None)
-    x = _x(6, 8)
+    x = inputs(6, 8)
     for epoch in (1, 2, 3):
         assert all(r["new"] == 0 for r in schedule.apply(faulty, epoch, 3))
         assert empty.apply(plain, epoch, 3) == []

@@ -19,7 +19,7 @@ from pnnkit.errors import ConfigError, MeasurementError, ShapeError
 from pnnkit.faults import FAULT_KINDS, Fault
 from pnnkit.physics import SUBSTRATES, Substrate
 from pnnkit.physics.capabilities import EnergyBased, LinearStage
-from substrate_checks import IN_FEATURES, OUT_FEATURES, build
+from tests.fixtures.substrates import IN_FEATURES, OUT_FEATURES, build
 
 NAMES = sorted(SUBSTRATES)
 

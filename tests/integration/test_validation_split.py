@@ -27,8 +27,7 @@ from pnnkit.results.read import aggregate
 from pnnkit.tasks.supervised import Supervised
 
 #: a tiny supervised run: iris, one unit of 8, batches of 32
-TINY = {"dataset": "iris", "hidden": [8], "epochs": 4, "batch_size": 32}
-TINY |= {"calibration_samples": 32, "info_samples": 32}
+TINY = {"hidden": [8], "epochs": 4, "info_samples": 32}
 
 
 def ids_npz(tmp_path: Path, n: int = 300, classes: int = 3, *, own_test: int = 0) -> str:
@@ -190,8 +189,8 @@ def test_config_errors_name_the_field(changes, words):
 # -- training ------------------------------------------------------------------------------------
 
 
-def test_metrics_and_summary_hold_the_validation_accuracy(tmp_path):
-    summary = train(TrainConfig(**TINY, out=str(tmp_path)), progress=False)
+def test_metrics_and_summary_hold_the_validation_accuracy(tmp_path, tiny_config):
+    summary = train(tiny_config(**TINY, out=tmp_path), progress=False)
     metrics = RunFolder(tmp_path).read_metrics()
     assert [m["epoch"] for m in metrics] == [1, 2, 3, 4]
     assert all(0 <= m["val_accuracy"] <= 1 for m in metrics)
@@ -208,9 +207,11 @@ def test_metrics_and_summary_hold_the_validation_accuracy(tmp_path):
     assert json.loads(RunFolder(tmp_path).summary.read_text()) == summary
 
 
-def test_select_best_val_reports_the_test_accuracy_of_the_best_validation_epoch(tmp_path):
-    last = train(TrainConfig(**TINY, out=str(tmp_path / "last")), progress=False)
-    summary = train(TrainConfig(**TINY, select="best-val", out=str(tmp_path / "b")), progress=False)
+def test_select_best_val_reports_the_test_accuracy_of_the_best_validation_epoch(
+    tmp_path, tiny_config
+):
+    last = train(tiny_config(**TINY, out=tmp_path / "last"), progress=False)
+    summary = train(tiny_config(**TINY, select="best-val", out=tmp_path / "b"), progress=False)
     metrics = RunFolder(tmp_path / "b").read_metrics()
     top = max(m["val_accuracy"] for m in metrics)
     chosen = next(m for m in metrics if m["val_accuracy"] == top)  # the earliest best
@@ -243,8 +244,8 @@ def test_best_val_takes_the_earliest_epoch_on_a_tie():
     }
 
 
-def test_val_fraction_0_trains_on_the_whole_training_split(tmp_path):
-    summary = train(TrainConfig(**TINY, val_fraction=0.0, out=str(tmp_path)), progress=False)
+def test_val_fraction_0_trains_on_the_whole_training_split(tmp_path, tiny_config):
+    summary = train(tiny_config(**TINY, val_fraction=0.0, out=tmp_path), progress=False)
     metrics = RunFolder(tmp_path).read_metrics()
     assert all("val_accuracy" not in m for m in metrics)
     assert summary["val_accuracy"] is None and summary["best_val_epoch"] is None
@@ -253,15 +254,15 @@ def test_val_fraction_0_trains_on_the_whole_training_split(tmp_path):
     assert summary["physical_queries"] == 4 * 112  # one query per training sample and epoch
 
 
-def test_the_unsupervised_task_ignores_val_fraction(tmp_path):
-    config = TrainConfig(**TINY, task="unsupervised", activation="tanh", out=str(tmp_path))
+def test_the_unsupervised_task_ignores_val_fraction(tmp_path, tiny_config):
+    config = tiny_config(**TINY, task="unsupervised", activation="tanh", out=tmp_path)
     assert config.val_fraction == 0.1 and config.validation_fraction() == 0.0
     trainer = Trainer(config)
     assert not trainer.data.has_val and len(trainer.data.y_train) == 112
 
 
-def test_resume_keeps_validating_and_selects_over_all_epochs(tmp_path):
-    config = TrainConfig(**{**TINY, "epochs": 2}, select="best-val", out=str(tmp_path))
+def test_resume_keeps_validating_and_selects_over_all_epochs(tmp_path, tiny_config):
+    config = tiny_config(**{**TINY, "epochs": 2}, select="best-val", out=tmp_path)
     train(config, progress=False)
     summary = Trainer.resume(tmp_path, overrides=["epochs=4"]).train(progress=False)
     metrics = RunFolder(tmp_path).read_metrics()
@@ -275,8 +276,8 @@ def test_resume_keeps_validating_and_selects_over_all_epochs(tmp_path):
     )
 
 
-def test_a_checkpoint_from_before_the_validation_split_resumes_without_one(tmp_path):
-    train(TrainConfig(**{**TINY, "epochs": 2}, val_fraction=0.0, out=str(tmp_path)), progress=False)
+def test_a_checkpoint_from_before_the_validation_split_resumes_without_one(tmp_path, tiny_config):
+    train(tiny_config(**{**TINY, "epochs": 2}, val_fraction=0.0, out=tmp_path), progress=False)
     folder = RunFolder(tmp_path)
     state = folder.load_checkpoint()
     for key in ("val_fraction", "select"):  # as an earlier version wrote it
@@ -288,8 +289,8 @@ def test_a_checkpoint_from_before_the_validation_split_resumes_without_one(tmp_p
     assert [m["epoch"] for m in folder.read_metrics()] == [1, 2, 3]
 
 
-def test_an_old_run_folder_without_validation_still_shows(tmp_path, capsys):
-    train(TrainConfig(**TINY, val_fraction=0.0, out=str(tmp_path)), progress=False)
+def test_an_old_run_folder_without_validation_still_shows(tmp_path, capsys, tiny_config):
+    train(tiny_config(**TINY, val_fraction=0.0, out=tmp_path), progress=False)
     folder = RunFolder(tmp_path)
     summary = json.loads(folder.summary.read_text())
     for key in ("val_accuracy", "best_val_accuracy", "best_val_epoch", "select"):

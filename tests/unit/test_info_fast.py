@@ -11,18 +11,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from info_helpers import (
-    CUDA,
-    F64,
-    batch,
-    fast_terms,
-    gauss,
-    gen,
-    label_gram,
-    labels,
-    randn,
-    reference_terms,
-)
 from pnnkit.errors import ConfigError, ShapeError
 from pnnkit.info import (
     BottleneckEstimator,
@@ -43,6 +31,18 @@ from pnnkit.info import (
 )
 from pnnkit.learning import PIB, rule_config
 from pnnkit.network import PhysicalNetwork
+from tests.fixtures.info import (
+    CUDA,
+    F64,
+    batch,
+    fast_terms,
+    gauss,
+    gen,
+    label_gram,
+    labels,
+    randn,
+    reference_terms,
+)
 
 # ------------------------------------------------------------ exact closed-form gradients
 

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from info_helpers import F64, gauss, gen, randn
 from pnnkit.errors import ConfigError, ShapeError
 from pnnkit.info import (
     gaussian_gram,
@@ -27,6 +26,7 @@ from pnnkit.info import (
     renyi2_entropy_and_grad,
     renyi_entropy,
 )
+from tests.fixtures.info import F64, gauss, gen, randn
 
 ALPHAS = (0.5, 1.0, 1.5, 2.0, 3.0)
 

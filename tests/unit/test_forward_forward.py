@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 
 import pytest
 import torch
@@ -12,51 +11,8 @@ import torch.nn.functional as F
 from pnnkit.errors import ConfigError
 from pnnkit.learning.forward_forward import FFConfig, ForwardForward
 from pnnkit.network import PhysicalNetwork, Unit
-from pnnkit.physics import IdealLinear, linear_twin
-
-
-class SpyIdeal(IdealLinear):
-    """An ideal layer that records how it is measured and what it is asked to program, and whose
-    digital model must never be asked for."""
-
-    name = "spy"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.grad_enabled_during_measure: list[bool] = []
-        self.input_required_grad: list[bool] = []
-        self.deltas: list[torch.Tensor] = []
-
-    def _measure(self, x):
-        self.grad_enabled_during_measure.append(torch.is_grad_enabled())
-        self.input_required_grad.append(x.requires_grad)
-        return super()._measure(x)
-
-    def _program(self, delta):
-        self.deltas.append(delta.clone())
-        super()._program(delta)
-
-    def twin(self):
-        raise AssertionError("a model-free rule asked for a digital model of the physics")
-
-
-class EnergyBased(IdealLinear):
-    """Stands in for an energy-based system (a unit with no linear stage)."""
-
-    name = "energy-spy"
-    energy_based = True
-
-
-def spy_network(widths=(12, 8), in_features=6, classes=3, seed=0) -> PhysicalNetwork:
-    sizes = [in_features, *widths]
-    pairs = enumerate(itertools.pairwise(sizes))
-    units = [Unit(SpyIdeal(a, b, seed=seed + k)) for k, (a, b) in pairs]
-    return PhysicalNetwork(units, classes, seed=seed)
-
-
-def batch(n=24, d=6, classes=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=g), torch.arange(n) % classes
+from pnnkit.physics import linear_twin
+from tests.fixtures.spies import EnergySpy, batch
 
 
 def sgd(**overrides) -> FFConfig:
@@ -79,11 +35,11 @@ def next_input(t: torch.Tensor, normalize: bool) -> torch.Tensor:
     [("cosine", "replace", True), ("energy", "superpose", False), ("cosine", "superpose", False)],
 )
 def test_outer_product_update_is_the_exact_gradient_of_each_units_loss(
-    goodness, embedding, normalize
+    goodness, embedding, normalize, spy_network, tiny_batch
 ):
     """On ideal layers the programmed change is -lr * dL_k/dW by autograd through an exact
     model of unit k alone, its inputs being the (detached) outputs of the unit before."""
-    x, y = batch()
+    x, y = tiny_batch
     net = spy_network()
     config = sgd(goodness=goodness, label_embedding=embedding, normalize_between=normalize)
     rule = ForwardForward(net, config, total_steps=1)
@@ -109,7 +65,7 @@ def test_outer_product_update_is_the_exact_gradient_of_each_units_loss(
 
 
 @pytest.mark.parametrize("goodness", ["cosine", "energy"])
-def test_a_small_step_widens_every_units_margin(goodness):
+def test_a_small_step_widens_every_units_margin(goodness, spy_network):
     """The update moves g+ - g- up: each unit, given the inputs it had, separates positive from
     negative data better after the step (and its loss falls). At a small theta the loss is
     nearly linear in the margin, so its mean, not only a weighted one, must grow."""
@@ -134,13 +90,16 @@ def test_a_small_step_widens_every_units_margin(goodness):
         h_pos, h_neg = rule.pass_on(t_pos), rule.pass_on(t_neg)
 
 
-def test_two_passes_per_sample_and_substrate_model_free_and_without_autograd():
+def test_two_passes_per_sample_and_substrate_model_free_and_without_autograd(spy_substrate):
     """Training measures every substrate exactly twice per sample (positive, negative), fixed
     physics in front of a stage included; inference costs C passes per sample; no twin is ever
     asked for and no measurement runs with autograd."""
     assert ForwardForward.model_free
-    physics = SpyIdeal(6, 9, seed=5)  # stands in for fixed physics: measured, never modelled
-    units = [Unit(SpyIdeal(9, 12, seed=1), physics=physics), Unit(SpyIdeal(12, 8, seed=2))]
+    physics = spy_substrate(6, 9, seed=5)  # stands in for fixed physics: measured, never modelled
+    units = [
+        Unit(spy_substrate(9, 12, seed=1), physics=physics),
+        Unit(spy_substrate(12, 8, seed=2)),
+    ]
     net = PhysicalNetwork(units, 3)
     rule = ForwardForward(net, FFConfig(), total_steps=3)
     x, y = batch(n=20)
@@ -161,7 +120,7 @@ def test_two_passes_per_sample_and_substrate_model_free_and_without_autograd():
         assert s.counters.passes == 2 * 3 + 3
 
 
-def test_label_embeddings_do_what_the_docstring_says():
+def test_label_embeddings_do_what_the_docstring_says(spy_network):
     x, y = batch(n=9, d=6)
     net = spy_network()
     replace = ForwardForward(net, FFConfig(label_scale=2.5), total_steps=1)
@@ -184,7 +143,7 @@ def test_label_embeddings_do_what_the_docstring_says():
     assert replace.embed(x, y).data_ptr() != x.data_ptr()
 
 
-def test_wrong_labels_are_uniform_over_the_wrong_classes():
+def test_wrong_labels_are_uniform_over_the_wrong_classes(spy_network):
     rule = ForwardForward(spy_network(classes=4, in_features=6), FFConfig(), total_steps=1)
     y = torch.zeros(8000, dtype=torch.long)
     neg = rule.negative_labels(y)
@@ -193,7 +152,7 @@ def test_wrong_labels_are_uniform_over_the_wrong_classes():
     torch.testing.assert_close(counts[1:] / 8000, torch.full((3,), 1 / 3), atol=0.02, rtol=0)
 
 
-def test_goodness_directions_are_nonnegative_unit_vectors():
+def test_goodness_directions_are_nonnegative_unit_vectors(spy_network):
     rule = ForwardForward(spy_network(), FFConfig(), total_steps=1)
     for zeta, width in zip(rule.zetas, (12, 8), strict=True):
         assert zeta.shape == (width,)
@@ -202,7 +161,7 @@ def test_goodness_directions_are_nonnegative_unit_vectors():
 
 
 @pytest.mark.parametrize("skip_first", [False, True])
-def test_predict_is_the_label_of_largest_summed_goodness(skip_first):
+def test_predict_is_the_label_of_largest_summed_goodness(skip_first, spy_network):
     x, y, _ = gaussian_classes(n=40, d=6)
     net = spy_network(widths=(12, 10, 8))
     rule = ForwardForward(net, FFConfig(skip_first_goodness=skip_first), total_steps=10)
@@ -244,8 +203,8 @@ def test_learns_three_gaussian_classes():
 
 
 @pytest.mark.parametrize("embedding", ["replace", "superpose"])
-def test_state_dict_round_trip_resumes_identically(embedding):
-    x, y = batch()
+def test_state_dict_round_trip_resumes_identically(embedding, spy_network, tiny_batch):
+    x, y = tiny_batch
     net_a = spy_network()
     rule_a = ForwardForward(net_a, FFConfig(label_embedding=embedding), total_steps=10)
     for _ in range(2):
@@ -269,7 +228,7 @@ def test_state_dict_round_trip_resumes_identically(embedding):
         other.load_state_dict(rule_a.state_dict())
 
 
-def test_seed_fixes_the_rules_random_draws():
+def test_seed_fixes_the_rules_random_draws(spy_network):
     net = spy_network()
     a = ForwardForward(net, FFConfig(seed=3), total_steps=1)
     b = ForwardForward(net, FFConfig(seed=3), total_steps=1)
@@ -281,7 +240,7 @@ def test_seed_fixes_the_rules_random_draws():
     assert not torch.allclose(derived[0].zetas[0], derived[2].zetas[0])
 
 
-def test_config_errors_name_the_setting():
+def test_config_errors_name_the_setting(spy_network):
     for values, message in [
         ({"theta": 0.0}, "theta = 0.0"),
         ({"goodness": "entropy"}, r"goodness = 'entropy'; choices"),
@@ -297,6 +256,6 @@ def test_config_errors_name_the_setting():
     ForwardForward(spy_network(in_features=2), FFConfig(label_embedding="superpose"), 1)
     with pytest.raises(ConfigError, match="skip_first_goodness"):
         ForwardForward(spy_network(widths=(8,)), FFConfig(skip_first_goodness=True), 1)
-    energy_net = PhysicalNetwork([Unit(None, "identity", EnergyBased(6, 8))], 3)
+    energy_net = PhysicalNetwork([Unit(None, "identity", EnergySpy(6, 8))], 3)
     with pytest.raises(ConfigError, match=r"no linear stage|has none"):
         ForwardForward(energy_net, FFConfig(), total_steps=1)

@@ -22,6 +22,7 @@ from pnnkit.errors import (
 from pnnkit.experiment import TrainConfig, Trainer
 from pnnkit.physics import Substrate
 from pnnkit.results import RunFolder
+from tests.fixtures.configs import tiny_config
 
 
 class Glitches:
@@ -77,17 +78,7 @@ def stages(trainer: Trainer) -> list[Substrate]:
 
 def small(out, **changes: Any) -> TrainConfig:
     """PIB on a crossbar, iris: 4 steps of at most 32 samples per epoch."""
-    values = {
-        "dataset": "iris",
-        "epochs": 4,
-        "hidden": [16, 12],
-        "batch_size": 32,
-        "calibration_samples": 32,
-        "info_samples": 64,
-        "out": str(out),
-        **changes,
-    }
-    return TrainConfig(**values)
+    return tiny_config(out, **{"epochs": 4, "hidden": [16, 12], **changes})
 
 
 def finite_everywhere(state: Any) -> bool:
