@@ -45,9 +45,9 @@ def fault_tables(value: Any) -> Any:
     return format_faults(parse_faults(value))
 
 
-class NetworkSettings:
-    """The fields of a run's config that describe its physical network, checked and built
-    once, when the config is: the part :class:`TrainConfig` and
+class RunSettings:
+    """The fields every run's config has (its physical network, seed, batch size and run
+    folder), checked and built once, when the config is: the part :class:`TrainConfig` and
     :class:`pnnkit.rl.config.RLConfig` share. The substrate's and the stage's options become
     their typed configs here (each naming its own invalid fields), and the network is built
     from those."""
@@ -59,6 +59,17 @@ class NetworkSettings:
     hidden: list[int]
     activation: str
     seed: int
+    batch_size: int
+    out: str
+
+    def check_run(self, bad: Callable[[str, str], ConfigError]) -> None:
+        """Check the batch size, seed and run folder (``bad(field, allowed)`` makes the error)."""
+        if self.batch_size < 2:
+            raise bad("batch_size", "must be an integer >= 2 (the estimators compare samples)")
+        if not 0 <= self.seed < 2**32:
+            raise bad("seed", "must be an integer in [0, 2**32)")
+        if not self.out.strip():
+            raise bad("out", "must name a run folder")
 
     def check_network(self, bad: Callable[[str, str], ConfigError]) -> None:
         """Check the substrate, stage and activation names (``bad(field, allowed)`` makes the
@@ -103,7 +114,7 @@ class NetworkSettings:
 
 
 @dataclass
-class TrainConfig(NetworkSettings, Config):
+class TrainConfig(RunSettings, Config):
     """Everything that defines a training run (every field has a default).
 
     Attributes:
@@ -235,12 +246,7 @@ class TrainConfig(NetworkSettings, Config):
             raise bad("select", "'best-val' needs a validation split: set val_fraction > 0")
         if self.epochs < 1:
             raise bad("epochs", "must be an integer >= 1")
-        if self.batch_size < 2:
-            raise bad("batch_size", "must be an integer >= 2 (the estimators compare samples)")
-        if not 0 <= self.seed < 2**32:
-            raise bad("seed", "must be an integer in [0, 2**32)")
-        if not self.out.strip():
-            raise bad("out", "must name a run folder")
+        self.check_run(bad)
         FaultSchedule(self.faults or None, seed=self.seed)  # parses; errors name the token
         if not self.hidden or any(w < 1 for w in self.hidden):
             raise bad("hidden", "must be a non-empty list of positive integers, e.g. 256,256")

@@ -8,7 +8,7 @@ from typing import Any
 
 from pnnkit.config import Config, Layout, build, check_types
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.config import SECTIONS, NetworkSettings
+from pnnkit.experiment.config import SECTIONS, RunSettings
 from pnnkit.learning.pib import PIBConfig
 from pnnkit.physics import SUBSTRATES
 from pnnkit.rl.envs import env_info
@@ -42,7 +42,7 @@ DEFAULT_EPISODES_PER_ITERATION = {"pib": 16, "reinforce": 4}
 
 
 @dataclass
-class RLConfig(NetworkSettings, Config):
+class RLConfig(RunSettings, Config):
     """Everything that defines a reinforcement-learning run (every field has a default).
 
     Attributes:
@@ -149,12 +149,7 @@ class RLConfig(NetworkSettings, Config):
         for name in ("unit_steps", "readout_steps"):
             if getattr(self, name) < 0:
                 raise bad(name, "must be an integer >= 0")
-        if self.batch_size < 2:
-            raise bad("batch_size", "must be an integer >= 2 (the estimators compare samples)")
-        if not 0 <= self.seed < 2**32:
-            raise bad("seed", "must be an integer in [0, 2**32)")
-        if not self.out.strip():
-            raise bad("out", "must name a run folder")
+        self.check_run(bad)
         env_info(self.env)  # unknown names and unusable spaces raise a ConfigError here
         self._rule = self._build_rule_config()
 
