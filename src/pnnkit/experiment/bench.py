@@ -56,15 +56,19 @@ RUN_COLUMNS = [
     "hardware_seconds",
     "wall_seconds",
 ]
-CELL_COLUMNS = [
-    "dataset",
-    "substrate",
+#: a cell's scores over its seeds (the bench's and the fault sweep's tables share them)
+SCORE_COLUMNS = [
     "method",
     "runs",
     "test_accuracy_mean",
     "test_accuracy_std",
     "val_accuracy_mean",
     "val_accuracy_std",
+]
+CELL_COLUMNS = [
+    "dataset",
+    "substrate",
+    *SCORE_COLUMNS,
     "physical_queries",
     "device_writes",
     "digital_seconds",

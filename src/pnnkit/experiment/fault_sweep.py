@@ -24,22 +24,13 @@ from typing import Any
 
 from pnnkit.config import Validated
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.bench import DEFAULT_SUBSTRATES, BenchConfig, run_bench
+from pnnkit.experiment.bench import DEFAULT_SUBSTRATES, SCORE_COLUMNS, BenchConfig, run_bench
 from pnnkit.faults import parse_faults
 from pnnkit.learning import RULES
 from pnnkit.results.folder import FAULTS, create_results_folder
 from pnnkit.results.format import sweep_table
 
-SWEEP_COLUMNS = [
-    "kind",
-    "rate",
-    "method",
-    "runs",
-    "test_accuracy_mean",
-    "test_accuracy_std",
-    "val_accuracy_mean",
-    "val_accuracy_std",
-]
+SWEEP_COLUMNS = ["kind", "rate", *SCORE_COLUMNS]
 
 
 @dataclass
