@@ -13,6 +13,7 @@ import shlex
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,17 @@ from pnnkit.experiment.checkpoint import EpochProgress
 
 
 class CtrlC:
-    """While active, the first SIGINT only sets :attr:`requested`; a second one raises
-    :class:`KeyboardInterrupt` at once. ``stopping`` is the line shown on the first one."""
+    """While active, the first SIGINT only sets :attr:`requested` (the loop calls
+    :meth:`check` at its consistent points); a second one interrupts at once. Either way the
+    run stops with ``stop()``, the :class:`TrainingInterrupted` that says where it stood.
+    ``stopping`` is the line shown on the first SIGINT."""
 
-    def __init__(self, stopping: str = "stopping after this batch to save a checkpoint") -> None:
+    def __init__(
+        self,
+        stop: Callable[[], TrainingInterrupted],
+        stopping: str = "stopping after this batch to save a checkpoint",
+    ) -> None:
+        self.stop = stop
         self.stopping = stopping
         self.requested = False
         self._previous: Any = None
@@ -50,9 +58,16 @@ class CtrlC:
             file=sys.stderr,
         )
 
-    def __exit__(self, *exc: object) -> None:
+    def check(self) -> None:
+        """Stop here if a SIGINT has asked to."""
+        if self.requested:
+            raise self.stop()
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+        if isinstance(error, KeyboardInterrupt) and not isinstance(error, TrainingInterrupted):
+            raise self.stop() from None
 
 
 def saved_where(saved_at: tuple[int, int] | None) -> str:

@@ -162,22 +162,20 @@ class Trainer:
         )
         purge = self.epoch + 1 if self.saved_at is not None else None
         try:
-            with CtrlC() as ctrl_c, self.recorder.session(progress=progress, purge_step=purge):
+            with (
+                CtrlC(self._interrupted) as ctrl_c,
+                self.recorder.session(progress=progress, purge_step=purge),
+            ):
                 if self.saved_at is None:  # a new run: its state before any training
                     self.task.before_training(self.measure)
                     self.save()
                 while self.epoch < cfg.epochs:
-                    if ctrl_c.requested:
-                        raise self._interrupted()
+                    ctrl_c.check()
                     self.run_epoch(ctrl_c)
                     bar.update(1)
                     bar.set_postfix(self._postfix())
                 bar.close()
                 return self.finish(self.wall_seconds())
-        except KeyboardInterrupt as interrupt:
-            if isinstance(interrupt, TrainingInterrupted):
-                raise
-            raise self._interrupted() from None
         finally:
             bar.close()
 
@@ -212,8 +210,7 @@ class Trainer:
             raise TooManyBadMeasurementsError(f"{stop}; {self._checkpoint_clause()}") from None
         self.progress, self.epoch = None, progress.epoch
         self.record_epoch(progress.epoch, info, progress.bad_batches, **results)
-        if ctrl_c.requested:
-            raise self._interrupted()
+        ctrl_c.check()
 
     def train_batch(self, progress: EpochProgress) -> None:
         """One training step on the batch at the cursor; a bad measurement skips it (the rule

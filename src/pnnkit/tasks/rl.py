@@ -245,20 +245,18 @@ class RLRunner:
         )
         stopping = "stopping after this iteration (its checkpoint is written)"
         try:
-            with CtrlC(stopping) as ctrl_c, self.recorder.session(progress=progress):
+            with (
+                CtrlC(self._interrupted, stopping) as ctrl_c,
+                self.recorder.session(progress=progress),
+            ):
                 while not self.done():
-                    if ctrl_c.requested:
-                        raise self._interrupted()
+                    ctrl_c.check()
                     record = self.iterate()
                     bar.update(record["episodes"] - bar.n)
                     shown = {"train": f"{record['mean_train_return']:.0f}"}
                     if "eval_mean_return" in record:
                         shown["eval"] = f"{record['eval_mean_return']:.0f}"
                     bar.set_postfix(shown)
-        except KeyboardInterrupt as interrupt:
-            if isinstance(interrupt, TrainingInterrupted):
-                raise
-            raise self._interrupted() from None
         finally:
             bar.close()
         final = self.evaluate(FINAL)
