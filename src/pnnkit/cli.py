@@ -240,7 +240,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     elif args.distributed:
         from pnnkit.configtools import apply_overrides
         from pnnkit.distributed.config import DistributedConfig
-        from pnnkit.distributed.pipeline import train_distributed
+        from pnnkit.distributed.driver import train_distributed
 
         options = DistributedConfig.from_dict(apply_overrides({}, args.dist_set))
         summary = train_distributed(
