@@ -358,7 +358,9 @@ def test_ctrl_c_stops_after_the_next_recorded_epoch_and_the_run_resumes(
     from pnnkit.experiment import resume
 
     out = tmp_path / "run"
-    config = TrainConfig(dataset="iris", hidden=[8, 8], epochs=3, batch_size=32, out=str(out))
+    config = TrainConfig(
+        dataset="iris", hidden=[8, 8], epochs=3, batch_size=32, tensorboard=True, out=str(out)
+    )
     record = Driver._record_epoch
 
     def ctrl_c_during_epoch_1(self, message, stats):
@@ -371,6 +373,7 @@ def test_ctrl_c_stops_after_the_next_recorded_epoch_and_the_run_resumes(
         train_distributed(config, progress=False)
     monkeypatch.setattr(Driver, "_record_epoch", record)
     assert [r["epoch"] for r in RunFolder(out).read_metrics()] == [1]
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))  # written by the recorder
     summary = resume(out, progress=False)
     assert [r["epoch"] for r in RunFolder(out).read_metrics()] == [1, 2, 3]
     assert 0 <= summary["test_accuracy"] <= 1
