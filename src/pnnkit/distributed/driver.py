@@ -94,7 +94,7 @@ class Driver:
                 f"DistributedConfig.kill_at_step = {options.kill_at_step} is invalid: the run "
                 f"has {self.total_steps} training batches"
             )
-        #: the batch orders' generator, and its state as of the last recorded epoch
+        #: draws the batch orders; ``shuffle`` holds its state as of the last recorded epoch
         self.draw = torch.Generator().manual_seed(config.seed)
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.eval_counters = Counters()
@@ -135,6 +135,7 @@ class Driver:
         return self.recorder.history
 
     def wall_seconds(self) -> float:
+        """Wall time since the driver was built."""
         return time.perf_counter() - self._session_start
 
     # --- the run --------------------------------------------------------------------------------
