@@ -102,9 +102,11 @@ class MessageLog:
         return self.data_refs[k - 1][message.id] if k > 0 else None
 
     def oldest_unfinished(self) -> Message:
+        """The oldest message not yet finalised by the driver."""
         return next(m for m in self.messages if not m.done)
 
     def unfinished(self) -> bool:
+        """Whether some message sent is not yet finalised."""
         return any(not m.done for m in self.messages)
 
     def in_flight(self) -> int:

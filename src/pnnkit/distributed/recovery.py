@@ -48,6 +48,7 @@ class Recovery:
         self.start = time.perf_counter()
 
     def unit_path(self, k: int) -> Path:
+        """Unit ``k``'s checkpoint file (``RUN/units/unit_K.pt``, ``K`` 1-based)."""
         return self.units_dir / f"unit_{k + 1}.pt"
 
     def save_units(self, files: list[bytes], positions: list[int]) -> None:
