@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from pnnkit.distributed import DistributedConfig, train_distributed
-from pnnkit.distributed.unit import Replica, UnitNotReadyError, UnitWorker
+from pnnkit.distributed.messages import UnitNotReadyError
+from pnnkit.distributed.unit import Replica, UnitWorker
 from pnnkit.errors import BadMeasurementError, ConfigError
 from pnnkit.experiment import Trainer, train
 from pnnkit.experiment.config import TrainConfig
@@ -349,25 +350,30 @@ def test_the_command_line_trains_distributed_and_refuses_misplaced_options(
     assert "refresh" in capsys.readouterr().err
 
 
-def test_ctrl_c_names_the_last_recorded_epoch_and_the_run_resumes(
+def test_ctrl_c_stops_after_the_next_recorded_epoch_and_the_run_resumes(
     ray_session, tmp_path, monkeypatch
 ):
+    from pnnkit.distributed.driver import Driver
     from pnnkit.errors import TrainingInterrupted
     from pnnkit.experiment import resume
 
     out = tmp_path / "run"
-    config = TrainConfig(dataset="iris", hidden=[8, 8], epochs=3, batch_size=32, out=str(out))
-    record = Trainer.record_epoch
+    config = TrainConfig(
+        dataset="iris", hidden=[8, 8], epochs=3, batch_size=32, tensorboard=True, out=str(out)
+    )
+    record = Driver._record_epoch
 
-    def record_then_interrupt(self, epoch, *args, **kwargs):
-        record(self, epoch, *args, **kwargs)
-        if epoch == 1:
-            raise KeyboardInterrupt
+    def ctrl_c_during_epoch_1(self, message, stats):
+        if message.epoch == 1:
+            self.ctrl_c.requested = True  # as the first Ctrl-C does
+        record(self, message, stats)
 
-    monkeypatch.setattr(Trainer, "record_epoch", record_then_interrupt)
-    with pytest.raises(TrainingInterrupted, match="holds the end of epoch 1; resume with"):
+    monkeypatch.setattr(Driver, "_record_epoch", ctrl_c_during_epoch_1)
+    with pytest.raises(TrainingInterrupted, match="after epoch 1; resume with"):
         train_distributed(config, progress=False)
-    monkeypatch.setattr(Trainer, "record_epoch", record)
+    monkeypatch.setattr(Driver, "_record_epoch", record)
+    assert [r["epoch"] for r in RunFolder(out).read_metrics()] == [1]
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))  # written by the recorder
     summary = resume(out, progress=False)
     assert [r["epoch"] for r in RunFolder(out).read_metrics()] == [1, 2, 3]
     assert 0 <= summary["test_accuracy"] <= 1

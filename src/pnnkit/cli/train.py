@@ -86,7 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
     elif args.distributed:
         from pnnkit.config import resolve_config
         from pnnkit.distributed.config import DistributedConfig
-        from pnnkit.distributed.pipeline import train_distributed
+        from pnnkit.distributed.driver import train_distributed
 
         summary = train_distributed(
             train_config(args),

@@ -19,12 +19,12 @@ class DistributedConfig(Config):
             0 (default) means twice the number of units: a chain of ``L`` units needs ``L``
             batches in flight to keep every unit busy, and as many again absorb the jitter of
             unequal stages. It bounds memory only; staleness is zero whatever its value (see
-            :mod:`pnnkit.distributed.pipeline`).
+            :mod:`pnnkit.distributed.driver`).
         checkpoint_every: every how many training batches each unit saves its state to
             ``RUN/units/unit_K.pt`` (also at every epoch end, always). 20 (default): a
-            restarted unit replays at most that many batches plus ``max_in_flight``, and with
-            a 256 x 256 crossbar a checkpoint is about 2.5 MB per unit, small next to the
-            260 kB per batch each unit sends on. 0: at epoch ends only.
+            restarted unit replays at most that many batches plus ``max_in_flight``; a unit's
+            checkpoint is its substrate's and its rule's state, small next to what it sends
+            on over an epoch (sizes in docs/BENCHMARKS.md). 0: at epoch ends only.
         max_restarts: how often Ray may restart each unit's actor after its process or node
             died (3, default: enough for occasional crashes; a unit dying more often than that
             points to a fault that restarting will not cure, and the run stops with an error).

@@ -2,7 +2,7 @@
 
 A :class:`UnitWorker` owns unit ``k`` of a network (its substrates, its optimiser state, its
 share of the fault schedule) and, for the last unit, the digital readout. It has no Ray in it:
-:mod:`pnnkit.distributed.pipeline` wraps it in an actor. Every worker builds the same network
+:mod:`pnnkit.distributed.cluster` wraps it in an actor. Every worker builds the same network
 and PIB rule from the run's :class:`~pnnkit.experiment.config.TrainConfig` (deterministic in the
 seed, as :class:`~pnnkit.experiment.trainer.Trainer` builds it) and only ever touches its own unit,
 so the replica's other units stay as built. For PIB this split is exact: in
@@ -34,31 +34,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pnnkit.errors import (
-    BadMeasurementError,
-    ConfigError,
-    PnnkitError,
-    TooManyBadMeasurementsError,
-)
+from pnnkit.distributed.messages import UNIT_CHECKPOINT_FORMAT, UnitNotReadyError
+from pnnkit.errors import BadMeasurementError, ConfigError, TooManyBadMeasurementsError
 from pnnkit.experiment.config import TrainConfig
 from pnnkit.experiment.evaluation import EVAL_CHUNK, evaluation_apart
 from pnnkit.faults import FaultSchedule
 from pnnkit.learning.pib import PIB, PIBConfig, UnitPass
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput, measured
 from pnnkit.physics import Counters
-
-#: format tag of a unit checkpoint (``RUN/units/unit_K.pt``)
-UNIT_CHECKPOINT_FORMAT = "pnnkit-unit-checkpoint-1"
-
-
-class DistributedError(PnnkitError, RuntimeError):
-    """A distributed run cannot go on (a unit died more often than allowed, or never came
-    back after a restart)."""
-
-
-class UnitNotReadyError(DistributedError):
-    """A message reached a restarted unit before its state was restored (the driver then
-    restores it and sends the message again)."""
+from pnnkit.physics.measured import MeasuredSubstrate
 
 
 def check_supported(config: TrainConfig) -> None:
@@ -68,11 +52,6 @@ def check_supported(config: TrainConfig) -> None:
             f"task = {config.task!r} cannot run distributed: the pipeline trains supervised "
             f"PIB (multi-view PIB compares views across the whole network); drop --distributed"
         )
-    if config.tensorboard:
-        raise ConfigError(
-            "tensorboard = true is not written by distributed runs yet; drop --tensorboard "
-            "(metrics.jsonl holds the same scalars) or --distributed"
-        )
     if config.method != "pib":
         raise ConfigError(
             f"method = {config.method!r} cannot run distributed: only pib is pipelined (its "
@@ -80,7 +59,8 @@ def check_supported(config: TrainConfig) -> None:
             f"through the units would stall the pipeline); use --method pib or drop "
             f"--distributed"
         )
-    if config.rule_config().refresh.every:  # type: ignore[attr-defined]
+    rule_config = config.rule_config()
+    if isinstance(rule_config, PIBConfig) and rule_config.refresh.every:
         raise ConfigError(
             "rule.refresh.every cannot run distributed yet: the weight refresh reprograms every "
             "unit at once from one controller; drop it or --distributed"
@@ -112,7 +92,6 @@ class Replica:
     ) -> Replica:
         """What a run's config builds, as :class:`~pnnkit.experiment.trainer.Trainer` builds it
         (before calibration)."""
-        check_supported(config)
         network = config.build_network(num_features, num_classes)
         faults = FaultSchedule(config.faults or None, seed=config.seed)
         faults.check(network)
@@ -214,10 +193,10 @@ class UnitWorker:
         h_next = None
         if h is not None and self.index <= last_conditioned:
             unit, forward = self.unit, self.index < last_conditioned
-            if self.index in conditioned:
+            if unit.stage is not None and self.index in conditioned:
                 p = unit.calibrate(h)
                 if forward:
-                    h_next = unit.f(measured(unit.stage, p))  # type: ignore[arg-type]
+                    h_next = unit.f(measured(unit.stage, p))
             else:
                 h_next = unit.measure(h).t
         self.ready = True
@@ -408,7 +387,5 @@ class UnitWorker:
     def reports(self) -> dict[str, Any]:
         """The fit reports of this unit's substrates that have one (recorded systems)."""
         return {
-            s.name: s.fit_report
-            for s in self.unit.substrates
-            if getattr(s, "fit_report", None) is not None
+            s.name: s.fit_report for s in self.unit.substrates if isinstance(s, MeasuredSubstrate)
         }

@@ -15,7 +15,7 @@ with the same metrics and the same hardware state, to the last digit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import Tensor
@@ -25,7 +25,13 @@ from pnnkit.experiment.config import TrainConfig
 from pnnkit.results.folder import RunFolder
 
 if TYPE_CHECKING:
+    from pnnkit.data import Dataset
     from pnnkit.experiment.trainer import Trainer
+    from pnnkit.faults import FaultSchedule
+    from pnnkit.learning import LearningRule
+    from pnnkit.network import PhysicalNetwork
+    from pnnkit.physics import Counters
+    from pnnkit.tasks.base import Task
 
 #: what resuming may change: the run's length, its tolerance of bad measurements, its logging
 RESUMABLE_FIELDS = ("epochs", "max_bad_batches", "tensorboard")
@@ -90,7 +96,40 @@ class EpochProgress:
         )
 
 
-def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
+class RunState(Protocol):
+    """The state of a training run that its checkpoint, its epoch records and its summary
+    are made of: what :class:`~pnnkit.experiment.trainer.Trainer` holds, and what the
+    distributed driver (:mod:`pnnkit.distributed.driver`) keeps for the run as a whole."""
+
+    config: TrainConfig
+    folder: RunFolder
+    data: Dataset
+    network: PhysicalNetwork
+    faults: FaultSchedule
+    task: Task
+    rule: LearningRule
+    #: what the fault schedule injected, epoch by epoch
+    fault_log: list[dict[str, Any]]
+    shuffle: torch.Generator
+    eval_counters: Counters
+    train_seconds: float
+    #: epochs finished, and the epoch in progress (None between epochs)
+    epoch: int
+    progress: EpochProgress | None
+    bad_in_a_row: int
+    bad_evaluations: int
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Every epoch's record so far."""
+        ...
+
+    def wall_seconds(self) -> float:
+        """Wall time of the run, earlier sessions included."""
+        ...
+
+
+def checkpoint_state(trainer: RunState) -> dict[str, Any]:
     """Everything a resumed run needs to continue exactly (module docstring)."""
     return {
         "kind": "train",

@@ -11,7 +11,9 @@ is written the same way:
   shown on the console under the progress bar when the run shows one.
 * ``tensorboard/``: with ``tensorboard = true``, every number of every record as a scalar
   (per-unit lists as ``key/unitK``); a resumed run purges the events after its checkpoint.
-* ``config.json`` and ``summary.json``, written atomically.
+* ``config.json`` and ``summary.json``, written atomically; :func:`epoch_record` and
+  :func:`run_summary` make a training run's records and summary from its state (the same for
+  the sequential trainer and the distributed driver), the summary with its plots.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ from typing import Any
 from tqdm import tqdm
 
 from pnnkit.errors import ConfigError
+from pnnkit.experiment.checkpoint import RunState
+from pnnkit.experiment.config import substrate_spec
+from pnnkit.physics import SUBSTRATES
 from pnnkit.results.folder import RunFolder
+from pnnkit.results.plots import plot_information_plane
 
 
 def summary_writer_class() -> type:
@@ -118,3 +124,78 @@ class Recorder:
             elif isinstance(value, int | float):
                 self._writer.add_scalar(key, value, step)
         self._writer.flush()
+
+
+def epoch_record(
+    run: RunState,
+    epoch: int,
+    info: tuple[list[float], list[float]],
+    bad_batches: int,
+    results: dict[str, float | None],
+) -> dict[str, Any]:
+    """One epoch's line of ``metrics.jsonl``: the task's ``results``, the information plane,
+    costs, bad measurements, times and the faults injected at its start."""
+    costs = run.network.counters()
+    return {
+        "epoch": epoch,
+        **results,
+        "info_i_xt": info[0],
+        "info_i_ty": info[1],
+        "physical_queries": costs.physical_queries,
+        "device_writes": costs.device_writes,
+        "bad_batches": bad_batches,
+        "bad_evaluations": run.bad_evaluations,
+        "train_seconds": run.train_seconds,
+        "wall_seconds": run.wall_seconds(),
+        "faults": [r for r in run.fault_log if r["epoch"] == epoch],
+    }
+
+
+def stage_name(run: RunState) -> str | None:
+    """The stage after the physics, or None when the substrate is its own unit."""
+    kind = SUBSTRATES[substrate_spec(run.config.substrate, {})[0]]
+    return None if kind.linear or kind.energy_based else run.config.stage
+
+
+def run_summary(run: RunState, wall_seconds: float) -> dict[str, Any]:
+    """Plot the curves and return the run's summary (the task's results, costs, bad
+    measurements, faults, times), as ``summary.json`` holds it."""
+    cfg, folder = run.config, run.folder
+    title = f"{run.task.prefix}{cfg.method} on {cfg.substrate}, {cfg.dataset}, seed {cfg.seed}"
+    results = run.task.results(run.history, folder.path, title)
+    plot_information_plane(run.history, folder.information_plane, title)
+    costs = run.network.counters()
+    return {
+        "task": cfg.task,
+        "method": cfg.method,
+        "substrate": cfg.substrate,
+        "stage": stage_name(run),
+        "dataset": cfg.dataset,
+        "seed": cfg.seed,
+        "epochs": cfg.epochs,
+        "hidden": cfg.hidden,
+        **results.fields,
+        "physical_queries": costs.physical_queries,
+        "passes": costs.passes,
+        "device_writes": costs.device_writes,
+        "programming_pulses": costs.programming_pulses,
+        "evaluation_queries": run.eval_counters.physical_queries,
+        "bad_batches_total": sum(r["bad_batches"] for r in run.history),
+        "bad_evaluations_total": sum(r["bad_evaluations"] for r in run.history),
+        "faults": {"schedule": run.faults.describe(), "injected": run.fault_log},
+        "train_seconds": run.train_seconds,
+        "hardware_seconds": costs.hardware_seconds,
+        # the rule's own work: training time not spent inside the (simulated) hardware
+        "digital_seconds": max(run.train_seconds - costs.hardware_seconds, 0.0),
+        "substrate_reports": {
+            f"unit{k + 1}.{s.name}": report
+            for k, unit in enumerate(run.network.units)
+            for s in unit.substrates
+            if (report := getattr(s, "fit_report", None)) is not None
+        },
+        "wall_seconds": wall_seconds,
+        "run_dir": str(folder.path),
+        "plots": [str(folder.learning_curves), str(folder.information_plane), *results.plots],
+        "dataset_summary": {k: v for k, v in run.data.summary().items() if k != "feature_names"},
+        **results.sections,
+    }

@@ -43,13 +43,12 @@ from pnnkit.errors import BadMeasurementError, TooManyBadMeasurementsError, Trai
 from pnnkit.experiment import checkpoint as checkpoints
 from pnnkit.experiment.builder import build_run
 from pnnkit.experiment.checkpoint import EpochProgress
-from pnnkit.experiment.config import TrainConfig, substrate_spec
+from pnnkit.experiment.config import TrainConfig
 from pnnkit.experiment.evaluation import Evaluator, evaluation_apart, information_plane
 from pnnkit.experiment.interrupt import CtrlC, interrupted, saved_where
-from pnnkit.experiment.recorder import Recorder
-from pnnkit.physics import SUBSTRATES, Counters
+from pnnkit.experiment.recorder import Recorder, epoch_record, run_summary
+from pnnkit.physics import Counters
 from pnnkit.results.folder import TRAIN, RunFolder
-from pnnkit.results.plots import plot_information_plane
 from pnnkit.tasks.base import Measure
 
 
@@ -268,20 +267,7 @@ class Trainer:
     ) -> None:
         """Log one epoch (its ``results``, the information plane, costs, bad measurements,
         times and injected faults) with the recorder, and checkpoint the run."""
-        costs = self.network.counters()
-        record = {
-            "epoch": epoch,
-            **results,
-            "info_i_xt": info[0],
-            "info_i_ty": info[1],
-            "physical_queries": costs.physical_queries,
-            "device_writes": costs.device_writes,
-            "bad_batches": bad_batches,
-            "bad_evaluations": self.bad_evaluations,
-            "train_seconds": self.train_seconds,
-            "wall_seconds": self.wall_seconds(),
-            "faults": [r for r in self.fault_log if r["epoch"] == epoch],
-        }
+        record = epoch_record(self, epoch, info, bad_batches, results)
         self.bad_evaluations = 0
         self.recorder.record(record)
         self.save()
@@ -321,55 +307,10 @@ class Trainer:
 
     # --- the end -----------------------------------------------------------------------------
 
-    def _stage_name(self) -> str | None:
-        """The stage after the physics, or None when the substrate is its own unit."""
-        kind = SUBSTRATES[substrate_spec(self.config.substrate, {})[0]]
-        return None if kind.linear or kind.energy_based else self.config.stage
-
     def finish(self, wall_seconds: float) -> dict[str, Any]:
         """Plot the curves, write ``summary.json`` (the task's results, costs, bad
         measurements, faults, times) and return the summary."""
-        cfg, folder = self.config, self.folder
-        title = f"{self.task.prefix}{cfg.method} on {cfg.substrate}, {cfg.dataset}, seed {cfg.seed}"
-        results = self.task.results(self.history, folder.path, title)
-        plot_information_plane(self.history, folder.information_plane, title)
-        costs = self.network.counters()
-        summary: dict[str, Any] = {
-            "task": cfg.task,
-            "method": cfg.method,
-            "substrate": cfg.substrate,
-            "stage": self._stage_name(),
-            "dataset": cfg.dataset,
-            "seed": cfg.seed,
-            "epochs": cfg.epochs,
-            "hidden": cfg.hidden,
-            **results.fields,
-            "physical_queries": costs.physical_queries,
-            "passes": costs.passes,
-            "device_writes": costs.device_writes,
-            "programming_pulses": costs.programming_pulses,
-            "evaluation_queries": self.eval_counters.physical_queries,
-            "bad_batches_total": sum(r["bad_batches"] for r in self.history),
-            "bad_evaluations_total": sum(r["bad_evaluations"] for r in self.history),
-            "faults": {"schedule": self.faults.describe(), "injected": self.fault_log},
-            "train_seconds": self.train_seconds,
-            "hardware_seconds": costs.hardware_seconds,
-            # the rule's own work: training time not spent inside the (simulated) hardware
-            "digital_seconds": max(self.train_seconds - costs.hardware_seconds, 0.0),
-            "substrate_reports": {
-                f"unit{k + 1}.{s.name}": report
-                for k, unit in enumerate(self.network.units)
-                for s in unit.substrates
-                if (report := getattr(s, "fit_report", None)) is not None
-            },
-            "wall_seconds": wall_seconds,
-            "run_dir": str(folder.path),
-            "plots": [str(folder.learning_curves), str(folder.information_plane), *results.plots],
-            "dataset_summary": {
-                k: v for k, v in self.data.summary().items() if k != "feature_names"
-            },
-            **results.sections,
-        }
+        summary = run_summary(self, wall_seconds)
         self.recorder.write_summary(summary)
         return summary
 
