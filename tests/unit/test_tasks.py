@@ -9,7 +9,6 @@ import signal
 import pytest
 
 from pnnkit.errors import TrainingInterrupted
-from pnnkit.experiment.config import TASKS as CONFIG_TASKS
 from pnnkit.results.folder import RunFolder
 from pnnkit.rl import RLConfig
 from pnnkit.tasks import TASKS, task_class
@@ -24,8 +23,14 @@ def test_every_registered_task_resolves_to_a_task_of_its_name():
         assert found.losses and found.losses[0] == "loss"
 
 
-def test_the_config_accepts_exactly_the_registered_tasks():
-    assert set(CONFIG_TASKS) == set(TASKS)
+def test_the_config_accepts_exactly_the_registered_tasks(tmp_path):
+    from pnnkit.errors import ConfigError
+    from pnnkit.experiment import TrainConfig
+
+    for name in TASKS:
+        assert TrainConfig(task=name, out=str(tmp_path)).task == name
+    with pytest.raises(ConfigError, match="task = 'reinforcement' is invalid"):
+        TrainConfig(task="reinforcement")
 
 
 def test_ctrl_c_stops_after_the_iteration_with_its_metrics_and_checkpoint(tmp_path, monkeypatch):

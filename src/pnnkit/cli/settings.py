@@ -16,9 +16,9 @@ def add_train_settings(parser: argparse.ArgumentParser, *, download: bool) -> No
     from pnnkit.cli.resolve import folder_datasets
     from pnnkit.data import available_datasets
     from pnnkit.experiment import TrainConfig
-    from pnnkit.experiment.config import TASKS
     from pnnkit.learning import RULES
     from pnnkit.physics import SUBSTRATES
+    from pnnkit.tasks import TASKS
 
     d = TrainConfig()
     linear = sorted(n for n, c in SUBSTRATES.items() if c.linear)

@@ -15,9 +15,8 @@ from pnnkit.learning import RULES, RuleConfig, rule_config
 from pnnkit.learning.multiview import MultiViewConfig
 from pnnkit.network import ACTIVATIONS, PhysicalNetwork
 from pnnkit.physics import SUBSTRATES, SubstrateConfig
+from pnnkit.tasks import TASKS
 
-#: what a run learns: from the labels, or without them (multi-view PIB)
-TASKS = ("supervised", "unsupervised")
 #: which epoch's test accuracy a supervised run reports: the last, or the best on validation
 SELECTIONS = ("last", "best-val")
 
