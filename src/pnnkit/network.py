@@ -254,9 +254,8 @@ class PhysicalNetwork:
             if name not in SUBSTRATES:
                 raise ConfigError(f"unknown substrate {name!r}; choices: {sorted(SUBSTRATES)}")
         kind = SUBSTRATES[substrate]
-        if kind.energy_based:
-            options = _options(substrate_config)
-            config = {**options, "hidden": list(widths[:-1])}
+        if kind.energy_based:  # its layers are the widths: a config of its own
+            config = _built(substrate, substrate_config).to_dict() | {"hidden": list(widths[:-1])}
             physics = make_substrate(substrate, in_features, widths[-1], seed=seed, config=config)
             return cls([Unit(None, "identity", physics)], num_classes, seed=seed)
         substrate_config = _built(substrate, substrate_config)
@@ -396,8 +395,3 @@ def _built(name: str, config: dict[str, Any] | SubstrateConfig | None) -> Substr
     if isinstance(config, SubstrateConfig):
         return config
     return SUBSTRATES[name].config_class.from_dict(config or {})
-
-
-def _options(config: dict[str, Any] | SubstrateConfig | None) -> dict[str, Any]:
-    """A substrate config as settings."""
-    return config.to_dict() if isinstance(config, SubstrateConfig) else dict(config or {})

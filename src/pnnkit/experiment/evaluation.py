@@ -45,7 +45,7 @@ from typing import TypeVar
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from pnnkit.errors import BadMeasurementError, TooManyBadMeasurementsError

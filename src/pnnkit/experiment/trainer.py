@@ -214,10 +214,8 @@ class Trainer:
     def train_batch(self, progress: EpochProgress) -> None:
         """One training step on the batch at the cursor; a bad measurement skips it (the rule
         leaves hardware and state as they were) and is counted and logged."""
-        index = progress.order[progress.cursor]
-        x, y = self.data.x_train[index], self.task.labels(index)
         try:
-            stats = self.rule.train_step(x, y)  # type: ignore[arg-type]
+            stats = self.task.train_step(self.rule, progress.order[progress.cursor])
         except BadMeasurementError as error:
             progress.bad_batches += 1
             self.bad_in_a_row += 1

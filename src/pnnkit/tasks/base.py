@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from torch import Tensor
 
 from pnnkit.data import Dataset
-from pnnkit.learning import LearningRule, RuleConfig
+from pnnkit.learning import LearningRule, RuleConfig, StepStats
 from pnnkit.network import PhysicalNetwork
 
 if TYPE_CHECKING:  # the run's pieces use tasks; tasks name them in annotations only
@@ -75,8 +75,9 @@ class Task:
         :meth:`~pnnkit.experiment.config.TrainConfig.rule_config`)."""
         raise NotImplementedError
 
-    def labels(self, index: Tensor) -> Tensor | None:
-        """What the rule's ``train_step`` gets as labels for the training samples ``index``."""
+    def train_step(self, rule: LearningRule, index: Tensor) -> StepStats:
+        """One step of ``rule`` (the one :meth:`make_rule` built) on the training samples
+        ``index``, with what this task gives it of their labels."""
         raise NotImplementedError
 
     def before_training(self, measure: Measure) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
-from pnnkit.learning import LearningRule, RuleConfig, make_rule
+from pnnkit.learning import LearningRule, RuleConfig, StepStats, make_rule
 from pnnkit.network import PhysicalNetwork
 from pnnkit.results.plots import plot_learning_curves
 from pnnkit.tasks.base import Measure, Task, TaskResults
@@ -32,9 +32,9 @@ class Supervised(Task):
         """The rule the config's ``method`` names."""
         return make_rule(self.config.method, network, rule_config, total_steps)
 
-    def labels(self, index: Tensor) -> Tensor | None:
-        """The training labels of the batch."""
-        return self.data.y_train[index]
+    def train_step(self, rule: LearningRule, index: Tensor) -> StepStats:
+        """A step on the batch and its labels."""
+        return rule.train_step(self.data.x_train[index], self.data.y_train[index])
 
     def evaluate(
         self, measure: Measure, losses: dict[str, float | None]

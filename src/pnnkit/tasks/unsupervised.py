@@ -28,7 +28,7 @@ from pnnkit.experiment.evaluation import (
     raw_representation,
     scores,
 )
-from pnnkit.learning import LearningRule, RuleConfig
+from pnnkit.learning import LearningRule, RuleConfig, StepStats
 from pnnkit.learning.multiview import ImageLayout, MultiViewConfig, MultiViewPIB, image_shape
 from pnnkit.network import PhysicalNetwork
 from pnnkit.results.plots import plot_embedding, plot_unsupervised_curves
@@ -91,9 +91,10 @@ class Unsupervised(Task):
         mean, scale = standardisation(raw.x_train)
         return ImageLayout(shape, mean, scale)
 
-    def labels(self, index: Tensor) -> Tensor | None:
-        """None: the labels never enter training."""
-        return None
+    def train_step(self, rule: LearningRule, index: Tensor) -> StepStats:
+        """A step on the batch alone: the labels never enter training."""
+        assert isinstance(rule, MultiViewPIB)  # what make_rule builds for this task
+        return rule.train_step(self.data.x_train[index])
 
     def _scores(self, rep: Representation) -> dict[str, float]:
         data = self.data
