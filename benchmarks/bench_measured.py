@@ -19,7 +19,7 @@ import numpy as np
 
 from pnnkit.data import load_dataset
 from pnnkit.data.recordings import make_synthetic_recording
-from pnnkit.experiment.bench import BenchConfig, run_bench
+from pnnkit.experiment.sweeps.bench import BenchConfig, run_bench
 from pnnkit.physics.measured import MeasuredSubstrate
 from pnnkit.results.format import bench_table
 

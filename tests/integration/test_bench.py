@@ -10,7 +10,7 @@ import pytest
 
 from pnnkit.cli import main
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.bench import BenchConfig, run_bench
+from pnnkit.experiment.sweeps.bench import BenchConfig, run_bench
 from pnnkit.results.format import bench_table
 from pnnkit.results.read import aggregate
 

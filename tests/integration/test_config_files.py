@@ -437,7 +437,7 @@ def test_the_config_package_knows_nothing_of_what_it_configures():
 def test_train_and_bench_build_the_same_config_through_the_one_resolver(tmp_path):
     from pnnkit.cli import build_parser
     from pnnkit.cli.resolve import train_config
-    from pnnkit.experiment.bench import BenchConfig
+    from pnnkit.experiment.sweeps.bench import BenchConfig
 
     sets = ["rule.estimator.alpha=1.5", "substrate.levels=32", "epochs=4"]
     argv = ["train", "--dataset", "iris", "--seed", "1", "--hidden", "8"]

@@ -9,7 +9,7 @@ import pytest
 
 from pnnkit.cli import main
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.fault_sweep import FaultSweepConfig
+from pnnkit.experiment.sweeps.fault_sweep import FaultSweepConfig
 from pnnkit.results.format import sweep_table
 
 

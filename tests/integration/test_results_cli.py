@@ -13,7 +13,7 @@ import pytest
 
 from pnnkit.cli import main
 from pnnkit.errors import CheckpointError, ConfigError
-from pnnkit.experiment.fault_sweep import FaultSweepConfig, run_fault_sweep
+from pnnkit.experiment.sweeps.fault_sweep import FaultSweepConfig, run_fault_sweep
 from pnnkit.results import BENCH, FAULTS, RL, TRAIN, describe, folder_kind
 from pnnkit.results.folder import KIND_FILE, RunFolder, create_results_folder
 

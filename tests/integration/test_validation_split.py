@@ -19,8 +19,8 @@ from pnnkit.cli.resolve import train_config
 from pnnkit.data import load_dataset
 from pnnkit.errors import ConfigError, DataError
 from pnnkit.experiment import TrainConfig, Trainer, train
-from pnnkit.experiment.bench import BenchConfig
-from pnnkit.experiment.fault_sweep import FaultSweepConfig
+from pnnkit.experiment.sweeps.bench import BenchConfig
+from pnnkit.experiment.sweeps.fault_sweep import FaultSweepConfig
 from pnnkit.results import RunFolder, describe_run
 from pnnkit.results.format import bench_table, sweep_table
 from pnnkit.results.read import aggregate

@@ -12,8 +12,8 @@ from pnnkit.cli.resolve import resolve_args
 
 def add_verbs(verbs: argparse._SubParsersAction) -> None:
     """Add ``bench`` and ``faults`` to the sub-command parsers ``verbs``."""
-    from pnnkit.experiment.bench import BenchConfig
-    from pnnkit.experiment.fault_sweep import FaultSweepConfig
+    from pnnkit.experiment.sweeps.bench import BenchConfig
+    from pnnkit.experiment.sweeps.fault_sweep import FaultSweepConfig
 
     d = BenchConfig()
     bench = verbs.add_parser(
@@ -69,7 +69,7 @@ def _add_grid(parser: argparse.ArgumentParser, seeds: list[int], epochs: int, wo
 
 def run_bench(args: argparse.Namespace) -> int:
     """``pnnkit bench``: the grid's table and the files it wrote, or JSON."""
-    from pnnkit.experiment import bench
+    from pnnkit.experiment.sweeps import bench
     from pnnkit.results.format import bench_table
 
     result = bench.run_bench(resolve_args(bench.BenchConfig, args), progress=not args.quiet)
@@ -85,7 +85,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def run_faults(args: argparse.Namespace) -> int:
     """``pnnkit faults``: the sweep's tables and the files it wrote, or JSON."""
-    from pnnkit.experiment import fault_sweep
+    from pnnkit.experiment.sweeps import fault_sweep
     from pnnkit.results.format import sweep_table
 
     config = resolve_args(fault_sweep.FaultSweepConfig, args)

@@ -24,7 +24,7 @@ from typing import Any
 
 from pnnkit.config import Validated
 from pnnkit.errors import ConfigError
-from pnnkit.experiment.bench import DEFAULT_SUBSTRATES, SCORE_COLUMNS, BenchConfig, run_bench
+from pnnkit.experiment.sweeps.bench import DEFAULT_SUBSTRATES, SCORE_COLUMNS, BenchConfig, run_bench
 from pnnkit.faults import parse_faults
 from pnnkit.learning import RULES
 from pnnkit.results.folder import FAULTS, create_results_folder
