@@ -291,9 +291,9 @@ def test_guide_python_blocks_run(capsys):
 
 
 def table_rows(page: str, first_header: str) -> list[list[str]]:
-    """The body rows of the Markdown table of ``page`` whose header starts with
+    """The body rows of the Markdown table of ``docs/page`` whose header starts with
     ``first_header``, cells stripped of backticks."""
-    lines = (GUIDE / page).read_text().splitlines()
+    lines = (ROOT / "docs" / page).read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header}"))
     rows = []
     for line in lines[start + 2 :]:
@@ -304,7 +304,7 @@ def table_rows(page: str, first_header: str) -> list[list[str]]:
 
 
 def test_substrate_table_matches_the_registry():
-    rows = table_rows("03-substrates.md", "`--substrate`")
+    rows = table_rows("substrates.md", "`--substrate`")
     documented = {}
     for name, kind, *_ in rows:
         documented[name.split(":")[0].split(" ")[0]] = kind
@@ -328,12 +328,12 @@ def measured_queries_per_sample(method: str) -> list[float]:
 
 
 def test_methods_table_matches_the_rules_and_their_measured_queries():
-    rows = table_rows("04-methods.md", "`--method`")
+    rows = table_rows("methods.md", "`--method`")
     assert {row[0] for row in rows} == set(RULES)
-    for method, model_free, twin, queries, _ in rows:
+    for method, _, model, passes, *_ in rows:
         rule_class = RULES[method][0]
-        assert model_free == ("yes" if rule_class.model_free else "no"), method
-        assert twin.startswith("no" if rule_class.model_free else "yes"), method
+        assert model.startswith("no" if rule_class.model_free else "yes"), method
+        queries = passes.split(" ")[0]  # "2 (inference: C)", "3 (centred) or 2": the default
         assert measured_queries_per_sample(method) == [float(queries)] * (
             1 if method == "eqprop" else 2
         ), method
