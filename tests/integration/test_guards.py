@@ -171,7 +171,7 @@ def test_a_skipped_batch_changes_neither_hardware_nor_rule(tmp_path, task):
     real_step = trainer.rule.train_step
     steps, unchanged = [0], []
 
-    def step(x, y):
+    def step(x, y=None):  # the unsupervised task gives no labels
         steps[0] += 1
         if steps[0] != 2:
             return real_step(x, y)
@@ -230,7 +230,7 @@ def test_consecutive_bad_batches_stop_the_run_with_the_last_good_state(tmp_path)
     real_step = trainer.rule.train_step
     good: list[dict[str, Any]] = []
 
-    def step(x, y):
+    def step(x, y=None):  # the unsupervised task gives no labels
         stats = real_step(x, y)
         good.append(trainer.network.state_dict())
         if len(good) == 5:  # the hardware fails for good after the fifth step
