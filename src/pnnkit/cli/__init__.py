@@ -14,7 +14,7 @@ from pnnkit.errors import PnnkitError, TrainingInterrupted
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``pnnkit`` command line: one sub-command per verb, each with its own flags."""
-    from pnnkit.cli import bench, demo, results, rl, train
+    from pnnkit.cli import bench, demo, device, results, rl, train
 
     parser = argparse.ArgumentParser(
         prog="pnnkit",
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_verbs(verbs)
     demo.add_verbs(verbs)
     results.add_verbs(verbs)
+    device.add_verbs(verbs)
     return parser
 
 

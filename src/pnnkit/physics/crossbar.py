@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -296,6 +297,13 @@ class Crossbar(
         return linear_twin
 
     # --- state ----------------------------------------------------------------------------------
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """As :meth:`Substrate.load_state_dict`; a state saved before presets existed records
+        no ``preset`` and was built with the default one."""
+        describe = state["describe"]
+        config = {"preset": "default", **describe["config"]}
+        super().load_state_dict({**state, "describe": {**describe, "config": config}})
 
     _STATE = ("conductance", "g_lo", "g_hi", "step", "stuck_min", "stuck_max")
 

@@ -4,7 +4,9 @@ parameters, with the published sources of their defaults."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from pnnkit.physics.crossbar_presets import PRESETS, preset_names, with_preset
 from pnnkit.physics.protocol import SubstrateConfig
 
 
@@ -13,6 +15,10 @@ class CrossbarConfig(SubstrateConfig):
     """Device and periphery parameters of :class:`Crossbar` (defaults: typical published RRAM).
 
     Attributes:
+        preset: a named device (:mod:`pnnkit.physics.crossbar_presets`, docs/devices.md) whose
+            settings fill every field not given explicitly when the config is built from
+            values (a file, ``--set``, ``from_dict``); ``default`` is the settings below.
+            Built directly in Python, the fields are taken as given.
         g_min: nominal low conductance, uS. Analog RRAM arrays are programmed in a window of
             about 1-20 uS or a few tens of uS (HfOx/TaOx 1T1R; e.g. Yao et al., Nature
             577:641, 2020; Wan et al., Nature 608:504, 2022).
@@ -52,6 +58,7 @@ class CrossbarConfig(SubstrateConfig):
         stuck_at_max_fraction: fraction of devices stuck at their high bound (default 0).
     """
 
+    preset: str = "default"
     g_min: float = 1.0
     g_max: float = 20.0
     levels: int = 64
@@ -69,8 +76,15 @@ class CrossbarConfig(SubstrateConfig):
     stuck_at_min_fraction: float = 0.0
     stuck_at_max_fraction: float = 0.0
 
+    @staticmethod
+    def upgrade(values: dict[str, Any]) -> dict[str, Any]:
+        """The named preset's settings under the explicit ones (applied once, as the config is
+        built from values; the result is validated once, by construction)."""
+        return with_preset(values)
+
     def validate(self) -> None:
         super().validate()
+        self._require("preset", self.preset in PRESETS, f"one of {preset_names()}")
         self._require("g_min", self.g_min >= 0, ">= 0 (uS)")
         self._require("g_max", self.g_max > self.g_min, f"> g_min = {self.g_min} (uS)")
         self._require("levels", self.levels >= 2, "an integer >= 2")
