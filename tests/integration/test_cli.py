@@ -256,7 +256,7 @@ def test_measured_recording_substrate_from_the_command_line(tmp_path, capsys):
     report = json.loads(stdout.strip().splitlines()[-1])["substrate_reports"]["unit1.measured"]
     assert report["r2_overall"] > 0.9 and report["n_holdout"] == 60
     code, _, stderr = run_cli(capsys, *args[:-1], "--dataset", "digits", "--out", "y")
-    assert code == 2 and "takes 4 inputs but the data has 64 features" in stderr
+    assert code == 2 and "has 4 input ports but the data has 64 features" in stderr
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,9 @@ def forbidden_networks(needs: Needs) -> list[tuple[PhysicalNetwork, str]]:
         net = PhysicalNetwork.build("scattering", 6, [8], 3, seed=0)
         net.units[0].physics.twin = lambda: None
         out.append((net, "differentiable model"))
+    if not needs.pre_stages and not needs.energy_based:  # no physics to put one before
+        net = PhysicalNetwork.build("diffractive", 6, [8], 3, pre_stage="ideal", seed=0)
+        out.append((net, "pre-stage"))
     return out
 
 

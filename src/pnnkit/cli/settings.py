@@ -49,6 +49,12 @@ def add_train_settings(parser: argparse.ArgumentParser, *, download: bool) -> No
         help=f"linear stage after non-linear physics: {one_of(linear)} (default {d.stage})",
     )
     parser.add_argument(
+        "--pre-stage",
+        help=f"trainable linear stage before the physics: {one_of(linear)} (default none); maps "
+        "each unit's input onto the physics' input ports, so a recording of any port count "
+        "takes data of any width",
+    )
+    parser.add_argument(
         "--dataset",
         help=", ".join(f"{s} (default)" if s == d.dataset else s for s in files)
         + f", or {', '.join(folder_datasets())} with --data-dir",

@@ -59,6 +59,11 @@ def check_supported(config: TrainConfig) -> None:
             f"through the units would stall the pipeline); use --method pib or drop "
             f"--distributed"
         )
+    if config.pre_stage:
+        raise ConfigError(
+            f"pre_stage = {config.pre_stage!r} cannot run distributed yet: a unit's state in "
+            f"the pipeline does not carry its pre-stage's optimiser; drop it or --distributed"
+        )
     rule_config = config.rule_config()
     if isinstance(rule_config, PIBConfig) and rule_config.refresh.every:
         raise ConfigError(

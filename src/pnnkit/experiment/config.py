@@ -26,6 +26,7 @@ SELECTIONS = ("last", "best-val")
 SECTIONS = (
     Section("substrate", "substrate_options", chosen_by=("substrate",)),
     Section("stage", "stage_options", chosen_by=("stage",)),
+    Section("pre_stage", "pre_stage_options", chosen_by=("pre_stage",)),
     Section("rule", "rule_options", chosen_by=("method", "task")),
 )
 
@@ -55,6 +56,8 @@ class RunSettings:
     substrate_options: dict[str, Any]
     stage: str
     stage_options: dict[str, Any]
+    pre_stage: str
+    pre_stage_options: dict[str, Any]
     hidden: list[int]
     activation: str
     seed: int
@@ -79,10 +82,26 @@ class RunSettings:
         linear_stages = sorted(n for n, c in SUBSTRATES.items() if c.linear)
         if self.stage not in linear_stages:
             raise bad("stage", f"must be a linear substrate: one of {linear_stages}")
+        if self.pre_stage and self.pre_stage not in linear_stages:
+            raise bad("pre_stage", f"must be empty or a linear substrate: one of {linear_stages}")
+        kind = SUBSTRATES[name]
+        if self.pre_stage and (kind.linear or kind.energy_based):
+            raise bad(
+                "pre_stage",
+                f"a pre-stage drives fixed physics, and substrate {name!r} is "
+                f"{'a linear stage itself' if kind.linear else 'energy-based'}; leave it empty",
+            )
+        if self.pre_stage_options and not self.pre_stage:
+            raise bad("pre_stage_options", "set pre_stage (ideal or crossbar) to use them")
         if self.activation not in ACTIVATIONS:
             raise bad("activation", f"choose one of {sorted(ACTIVATIONS)}")
-        self._substrate = name, SUBSTRATES[name].config_class.from_dict(options)
+        self._substrate = name, kind.config_class.from_dict(options)
         self._stage_config = SUBSTRATES[self.stage].config_class.from_dict(self.stage_options)
+        self._pre_config = (
+            SUBSTRATES[self.pre_stage].config_class.from_dict(self.pre_stage_options)
+            if self.pre_stage
+            else None
+        )
 
     def substrate_config(self) -> tuple[str, SubstrateConfig]:
         """The substrate's registered name (``measured:PATH`` is ``measured``) and typed config."""
@@ -94,6 +113,7 @@ class RunSettings:
         return {
             "substrate_options": self._substrate[1].to_dict(),
             "stage_options": self._stage_config.to_dict(),
+            "pre_stage_options": {} if self._pre_config is None else self._pre_config.to_dict(),
         }
 
     def build_network(self, in_features: int, out_features: int) -> PhysicalNetwork:
@@ -108,6 +128,8 @@ class RunSettings:
             substrate_config=substrate_config,
             stage=self.stage,
             stage_config=self._stage_config,
+            pre_stage=self.pre_stage,
+            pre_stage_config=self._pre_config,
             seed=self.seed,
         )
 
@@ -136,6 +158,13 @@ class TrainConfig(RunSettings, Config):
             ``stage``.
         stage: the trainable linear stage after non-linear physics (``ideal``: digital, or
             ``crossbar``); ignored for a linear ``substrate``.
+        pre_stage: a trainable linear stage *before* the physics (``ideal`` or ``crossbar``;
+            empty, the default: none), mapping each unit's input onto the physics' input ports
+            through a ``tanh`` drive, so that a system of any port count (a recording) takes
+            data of any width and can sit in every unit. Trained by ``pib`` (its own local
+            objective, docs/pib.md), ``backprop``, ``insilico`` and ``pat`` (through the
+            twins); ``readout`` leaves it as built; other rules refuse it. Not with a linear
+            or energy-based substrate.
         dataset: ``digits``, ``iris`` or ``csv:PATH``.
         label_column: label column of a CSV dataset (default: ``label``, else the last column).
         test_size: held-out fraction, stratified.
@@ -163,6 +192,7 @@ class TrainConfig(RunSettings, Config):
         activation: periphery after each unit (``relu``, ``tanh``, ``identity``).
         substrate_options: overrides of the substrate's config fields (e.g. ``{"levels": 128}``).
         stage_options: overrides of the stage's config fields.
+        pre_stage_options: overrides of the pre-stage's config fields (needs ``pre_stage``).
         rule_options: overrides of the rule's config fields (e.g. ``{"beta": 20}``).
         info_samples: training samples on which the information plane is measured each epoch.
         calibration_samples: training samples measured once before training to fix the
@@ -191,6 +221,7 @@ class TrainConfig(RunSettings, Config):
     method: str = "pib"
     substrate: str = "crossbar"
     stage: str = "ideal"
+    pre_stage: str = ""
     dataset: str = "digits"
     label_column: str | None = None
     test_size: float = 0.25
@@ -203,6 +234,7 @@ class TrainConfig(RunSettings, Config):
     activation: str = "relu"
     substrate_options: dict[str, Any] = field(default_factory=dict)
     stage_options: dict[str, Any] = field(default_factory=dict)
+    pre_stage_options: dict[str, Any] = field(default_factory=dict)
     rule_options: dict[str, Any] = field(default_factory=dict)
     info_samples: int = 512
     calibration_samples: int = 512

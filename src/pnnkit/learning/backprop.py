@@ -22,7 +22,7 @@ class Backprop(InSilico):
     """End-to-end backpropagation on exact twins; spends no physical queries while training."""
 
     name = "backprop"
-    needs = Needs(twin="exact")
+    needs = Needs(twin="exact", pre_stages=True)
 
     def mismatch(self) -> TwinMismatch:
         return TwinMismatch(parameter_error=0.0, nonlinearity=0.0)

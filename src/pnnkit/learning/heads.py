@@ -11,6 +11,7 @@ bottleneck gradient (:class:`pnnkit.learning.pib.PIB`, ``head_weight``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -24,22 +25,26 @@ __all__ = ["UnitHeads"]
 
 
 class UnitHeads:
-    """A small digital linear softmax head per unit on its length-normalised measured output
+    """A small digital linear softmax head per unit (or per output of the given ``widths``: the
+    pre-stages') on its length-normalised measured output
     (the extra relevance signal of Nokland & Eidnes, ICML 2019): ``(classes, width + 1)``
     weights per unit (zero at the start), each with its own optimiser (the rule's, Adam by
     default). The heads only read measurements and never touch the hardware; inference does
     not use them."""
 
-    def __init__(self, network: PhysicalNetwork, optimizer: str) -> None:
+    def __init__(
+        self, network: PhysicalNetwork, optimizer: str, widths: Sequence[int] | None = None
+    ) -> None:
         like = network.readout.weight
         classes = network.readout.out_features
+        widths = [u.out_features for u in network.units] if widths is None else widths
         # zero weights: a softmax head's loss is convex in them, and a zero head sends no
         # signal to its unit until it has learned something
         self.weights = [
-            torch.zeros(classes, unit.out_features + 1, dtype=like.dtype, device=like.device)
-            for unit in network.units
+            torch.zeros(classes, width + 1, dtype=like.dtype, device=like.device)
+            for width in widths
         ]
-        self.updates = [UpdateRule(optimizer) for _ in network.units]
+        self.updates = [UpdateRule(optimizer) for _ in widths]
 
     def gradients(
         self, k: int, t: Tensor, y: Tensor, weights: Tensor | None

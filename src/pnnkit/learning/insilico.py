@@ -46,7 +46,7 @@ class InSilico(LearningRule):
     """Backpropagation through a (mismatched) twin; deployment before each evaluation."""
 
     name = "insilico"
-    needs = Needs(twin="any")
+    needs = Needs(twin="any", pre_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)

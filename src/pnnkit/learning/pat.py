@@ -31,7 +31,7 @@ from pnnkit.learning.insilico import InSilicoConfig
 from pnnkit.learning.optim import UpdateRule
 from pnnkit.learning.registry import Needs, register
 from pnnkit.learning.twins import NetworkTwin
-from pnnkit.network import PhysicalNetwork
+from pnnkit.network import DRIVE, PhysicalNetwork
 from pnnkit.physics import Substrate
 
 
@@ -51,7 +51,7 @@ class PhysicsAware(LearningRule):
     """Forward on the hardware, backward through the twin at the measured activations."""
 
     name = "pat"
-    needs = Needs(twin="any")
+    needs = Needs(twin="any", pre_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: PATConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
@@ -74,6 +74,8 @@ class PhysicsAware(LearningRule):
             h = x.detach()
             for unit in self.network.units:
                 out = unit.measure(h.detach())
+                if unit.pre is not None and out.z0 is not None:
+                    h = DRIVE[0](_physics_aware(out.z0, self._model(unit.pre, h, params)))
                 if unit.physics is not None:
                     twin_p = unit.condition(self._model(unit.physics, h, params))
                     p = _physics_aware(out.p, twin_p)

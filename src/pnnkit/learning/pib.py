@@ -40,7 +40,8 @@ from pnnkit.info import BottleneckEstimator
 from pnnkit.info.similarity import label_similarity, similarity_matching
 from pnnkit.learning.base import LocalStageConfig, LocalStageRule, StepStats
 from pnnkit.learning.heads import UnitHeads
-from pnnkit.learning.registry import register
+from pnnkit.learning.pre_stage import PreStages
+from pnnkit.learning.registry import Needs, register
 from pnnkit.network import PhysicalNetwork, Unit, UnitOutput
 
 #: How the compression weight ``gamma`` is spread over the units (:class:`PIBConfig`).
@@ -133,6 +134,9 @@ class UnitPass:
     i_ty: float
     loss: float
     grad_head: Tensor | None = None
+    #: a pre-stage's local gradient ``dL0/du0`` and its head's gradient
+    grad_pre: Tensor | None = None
+    grad_pre_head: Tensor | None = None
 
 
 @register(PIBConfig)
@@ -146,11 +150,13 @@ class PIB(LocalStageRule):
     ``gamma_profile`` over the units and ``gamma_schedule`` over the run."""
 
     name = "pib"
+    needs = Needs(linear_stages=True, pre_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: PIBConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)
         self.config: PIBConfig = config
         self.heads = UnitHeads(network, config.optimizer) if config.head_weight > 0 else None
+        self.pre_stages = PreStages(network, config.optimizer, heads=config.head_weight > 0)
         self._similarity_cache: tuple[Tensor, int, Tensor] | None = None
 
     def label_similarity(self, labels: Tensor, dtype: torch.dtype) -> Tensor:
@@ -318,7 +324,36 @@ class PIB(LocalStageRule):
         grad_theta = (
             self.spsa_gradient(unit, h, gram, y_gram, gamma) if self.trains_physics(unit) else None
         )
-        return UnitPass(out, grad_t, grad_theta, i_xt, i_ty, loss, grad_head)
+        unit_pass = UnitPass(out, grad_t, grad_theta, i_xt, i_ty, loss, grad_head)
+        if k in self.pre_stages:
+            unit_pass.grad_pre, unit_pass.grad_pre_head = self.pre_stage_gradient(
+                k, out, gram, y_gram, gamma, labels, weights
+            )
+        return unit_pass
+
+    def pre_stage_gradient(
+        self,
+        k: int,
+        out: UnitOutput,
+        x_gram: Tensor,
+        y_gram: Tensor,
+        gamma: float,
+        labels: Tensor | None,
+        weights: Tensor | None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """``dL0/du0`` of unit ``k``'s pre-stage objective on its measured output ``u0``: the
+        unit's own terms (bottleneck, similarity, head) applied to ``u0``
+        (:mod:`pnnkit.learning.pre_stage`), and the pre-stage head's gradient."""
+        cfg, u0 = self.config, PreStages.output(out)
+        grad, _, _ = self.local_gradient(x_gram, u0, y_gram, gamma)
+        grad_head = None
+        if labels is not None and cfg.similarity_weight > 0:
+            target = self.label_similarity(labels, u0.dtype)
+            grad = grad.add_(similarity_matching(u0, target)[1], alpha=cfg.similarity_weight)
+        if labels is not None and self.pre_stages.heads is not None:
+            _, grad_head, head_grad = self.pre_stages.head_gradients(k, u0, labels, weights)
+            grad = grad.add_(head_grad, alpha=cfg.head_weight)
+        return grad, grad_head
 
     def write_unit(self, k: int, unit_pass: UnitPass) -> None:
         """Program unit ``k``'s stage (and physics) from its measured pass, and step its head."""
@@ -329,11 +364,17 @@ class PIB(LocalStageRule):
             physics.program(-self.config.physics_lr * factor * unit_pass.grad_theta)
         if unit_pass.grad_head is not None and self.heads is not None:
             self.heads.apply(k, unit_pass.grad_head, self.config.readout_lr * factor)
+        if unit_pass.grad_pre is not None:
+            self.pre_stages.write(k, unit_pass.out, unit_pass.grad_pre, self.config.lr * factor)
+        if unit_pass.grad_pre_head is not None:
+            self.pre_stages.step_head(k, unit_pass.grad_pre_head, self.config.readout_lr * factor)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         if self.heads is not None:
             state["unit_heads"] = self.heads.state_dict()
+        if self.pre_stages.index:
+            state["pre_stages"] = self.pre_stages.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -345,3 +386,5 @@ class PIB(LocalStageRule):
                     "has none: it was written with head_weight = 0"
                 )
             self.heads.load_state_dict(state["unit_heads"])
+        if self.pre_stages.index:
+            self.pre_stages.load_state_dict(state["pre_stages"])

@@ -21,7 +21,7 @@ class ReadoutOnly(LearningRule):
     """Train the readout only; one measurement pass per unit and sample, no programming."""
 
     name = "readout"
-    needs = Needs()
+    needs = Needs(pre_stages=True)
 
     def __init__(self, network: PhysicalNetwork, config: RuleConfig, total_steps: int) -> None:
         super().__init__(network, config, total_steps)

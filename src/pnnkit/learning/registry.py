@@ -48,12 +48,16 @@ class Needs:
     ends in a programmable linear stage (rules that update by outer products). ``energy_based``:
     the network is one energy-based system that relaxes to a minimum of its energy
     (equilibrium propagation). ``labels``: the rule trains on class labels (supervised task).
+    ``pre_stages``: the rule can train (or, training no hardware, leaves as built) a linear
+    pre-stage in front of a unit's physics; a rule without it refuses such networks rather
+    than silently leave the pre-stage untrained.
     """
 
     twin: str = "none"
     linear_stages: bool = False
     energy_based: bool = False
     labels: bool = True
+    pre_stages: bool = False
 
     def __post_init__(self) -> None:
         if self.twin not in TWINS:
@@ -87,6 +91,11 @@ class Needs:
                     f"this network is {len(units)} unit(s) of {kinds}; use --substrate "
                     f"resistive, or --method pib or backprop for feed-forward substrates"
                 )
+        if not self.pre_stages and any(u.pre is not None for u in network.units):
+            return (
+                f"method {method!r} does not train a pre-stage in front of the physics; use "
+                f"--method pib, backprop, insilico, pat or readout, or drop --pre-stage"
+            )
         if self.linear_stages:
             for unit in network.units:
                 if unit.stage is None:

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from pnnkit.config import Validated, check_types
 from pnnkit.errors import ConfigError
-from pnnkit.network import PhysicalNetwork
+from pnnkit.network import DRIVE, PhysicalNetwork
 from pnnkit.physics import Substrate
 
 Model = Callable[[Tensor, Tensor], Tensor]
@@ -116,6 +116,8 @@ class NetworkTwin:
         ``id(substrate)``), differentiable in both."""
         h = x
         for unit in self.network.units:
+            if unit.pre is not None:
+                h = DRIVE[0](self.model(unit.pre)(h, params[id(unit.pre)]))
             if unit.physics is not None:
                 h = unit.condition(self.model(unit.physics)(h, params[id(unit.physics)]))
             if unit.stage is not None:

@@ -185,9 +185,9 @@ class MeasuredSubstrate(Substrate[MeasuredConfig]):
         self._fit(torch.from_numpy(x), torch.from_numpy(y))
 
     @classmethod
-    def recorded_shape(cls, config: SubstrateConfig) -> tuple[int, int]:
-        """The recording's ``(inputs, outputs)``: a measured system has the size it was
-        recorded at."""
+    def fixed_ports(cls, config: SubstrateConfig) -> tuple[int, int]:
+        """The recording's ``(input ports, output ports)``: a measured system has the size it
+        was recorded at."""
         assert isinstance(config, MeasuredConfig)
         x, y = _read(config)
         return x.shape[1], y.shape[1]

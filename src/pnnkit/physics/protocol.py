@@ -221,10 +221,15 @@ class Substrate(ABC, Generic[ConfigT]):
         return None
 
     @classmethod
-    def recorded_shape(cls, config: SubstrateConfig) -> tuple[int, int] | None:
-        """``(in_features, out_features)`` when the config fixes them (a recording of a real
+    def fixed_ports(cls, config: SubstrateConfig) -> tuple[int, int] | None:
+        """``(input ports, output ports)`` when the config fixes them (a recording of a real
         system), else ``None`` (the substrate can be built at any size)."""
         return None
+
+    @property
+    def ports(self) -> tuple[int, int]:
+        """``(input ports, output ports)`` of this system: ``(in_features, out_features)``."""
+        return self.in_features, self.out_features
 
     def output_limit(self, x: Tensor) -> Tensor | None:
         """The largest ``|value|`` the physics can return for each sample of ``x``, shape

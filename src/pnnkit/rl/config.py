@@ -78,6 +78,8 @@ class RLConfig(RunSettings, Config):
             environment's ``reward_threshold``, 475 for CartPole-v1).
         seed: seeds the hardware, the policy's sampling, the updates and the episodes.
         substrate_options, stage_options: overrides of the substrates' config fields.
+        pre_stage, pre_stage_options: a stage before the physics (training runs only; a
+            policy refuses one).
         rule_options: overrides of the rule's config (``PIBConfig`` for ``pib``, on top of
             :data:`PIB_RL_DEFAULTS`; ``ReinforceConfig`` for ``reinforce``).
         out: the run folder.
@@ -87,6 +89,7 @@ class RLConfig(RunSettings, Config):
     method: str = "pib"
     substrate: str = "crossbar"
     stage: str = "ideal"
+    pre_stage: str = ""
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     activation: str = "relu"
     episodes: int = 1000
@@ -106,6 +109,7 @@ class RLConfig(RunSettings, Config):
     seed: int = 0
     substrate_options: dict[str, Any] = field(default_factory=dict)
     stage_options: dict[str, Any] = field(default_factory=dict)
+    pre_stage_options: dict[str, Any] = field(default_factory=dict)
     rule_options: dict[str, Any] = field(default_factory=dict)
     out: str = "runs/rl"
 
@@ -125,6 +129,10 @@ class RLConfig(RunSettings, Config):
         if self.method not in METHODS:
             raise bad("method", f"choose one of {list(METHODS)}")
         self.check_network(bad)
+        if self.pre_stage:
+            raise bad(
+                "pre_stage", "a policy takes no pre-stage yet (training runs do); leave it empty"
+            )
         if self.method == "pib" and SUBSTRATES[self.substrate_config()[0]].energy_based:
             raise bad(
                 "substrate",
