@@ -13,23 +13,7 @@ from hypothesis import strategies as st
 
 from pnnkit.data import load_csv, load_dataset
 from pnnkit.errors import DataError
-
-
-def write(tmp_path: Path, text: str, name: str = "table.csv") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def rows_csv(header: str, rows: list[str]) -> str:
-    return "\n".join([header, *rows]) + "\n"
-
-
-def balanced_csv(labels: list[str], per_class: int = 4) -> str:
-    """Two numeric features ``a`` and ``b`` plus a ``label`` column, ``per_class`` rows a class."""
-    rows = [f"{k}.5,{i},{label}" for k, label in enumerate(labels) for i in range(per_class)]
-    return rows_csv("a,b,label", rows)
-
+from tests.fixtures.csv_files import balanced_csv, rows_csv, write
 
 # -- CSV: malformed files ------------------------------------------------------------------------
 
